@@ -1,0 +1,60 @@
+-- Sekimori schema, PostgreSQL flavour. Times are Unix seconds (BIGINT); flags are 0/1 BIGINTs so the
+-- same queries decode identically through sqlx's Any driver on SQLite and PostgreSQL.
+
+CREATE TABLE users (
+    sub            TEXT PRIMARY KEY,          -- OIDC Core §2 subject identifier (random, never reassigned)
+    email          TEXT NOT NULL UNIQUE,      -- stored lower-cased
+    name           TEXT NOT NULL,
+    email_verified BIGINT NOT NULL DEFAULT 0,
+    password_hash  TEXT NOT NULL,             -- argon2id PHC string
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+
+CREATE TABLE clients (
+    client_id           TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    secret_hash         TEXT,                 -- SHA-256 (hex) of the secret; NULL for public clients
+    redirect_uris       TEXT NOT NULL,        -- JSON array of exact strings
+    scope               TEXT NOT NULL,        -- space-delimited scopes the client may be granted
+    grant_types         TEXT NOT NULL,        -- space-delimited
+    created_at          BIGINT NOT NULL
+);
+
+CREATE TABLE authorization_codes (
+    code_hash      TEXT PRIMARY KEY,          -- SHA-256 (hex) of the code
+    client_id      TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
+    redirect_uri   TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    nonce          TEXT,
+    code_challenge TEXT,
+    auth_time      BIGINT NOT NULL,
+    expires_at     BIGINT NOT NULL,
+    consumed_at    BIGINT,
+    created_at     BIGINT NOT NULL
+);
+CREATE INDEX authorization_codes_expires_at ON authorization_codes(expires_at);
+
+CREATE TABLE refresh_tokens (
+    token_hash     TEXT PRIMARY KEY,          -- SHA-256 (hex) of the token
+    family_id      TEXT NOT NULL,             -- every rotation of one grant shares it
+    code_hash      TEXT,                      -- the code that started the family (replay revokes it)
+    client_id      TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
+    scope          TEXT NOT NULL,
+    auth_time      BIGINT NOT NULL,
+    expires_at     BIGINT NOT NULL,
+    rotated_at     BIGINT,
+    revoked_at     BIGINT,
+    created_at     BIGINT NOT NULL
+);
+CREATE INDEX refresh_tokens_family_id ON refresh_tokens(family_id);
+CREATE INDEX refresh_tokens_code_hash ON refresh_tokens(code_hash);
+
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    data        TEXT NOT NULL,                -- JSON of the tower-sessions record data
+    expiry_date BIGINT NOT NULL              -- Unix seconds
+);
+CREATE INDEX sessions_expiry_date ON sessions(expiry_date);

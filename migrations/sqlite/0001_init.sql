@@ -1,0 +1,60 @@
+-- Sekimori schema, SQLite flavour. Times are Unix seconds (INTEGER); flags are 0/1 INTEGERs so the
+-- same queries decode identically through sqlx's Any driver on SQLite and PostgreSQL.
+
+CREATE TABLE users (
+    sub            TEXT PRIMARY KEY,          -- OIDC Core §2 subject identifier (random, never reassigned)
+    email          TEXT NOT NULL UNIQUE,      -- stored lower-cased
+    name           TEXT NOT NULL,
+    email_verified INTEGER NOT NULL DEFAULT 0,
+    password_hash  TEXT NOT NULL,             -- argon2id PHC string
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+
+CREATE TABLE clients (
+    client_id           TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    secret_hash         TEXT,                 -- SHA-256 (hex) of the secret; NULL for public clients
+    redirect_uris       TEXT NOT NULL,        -- JSON array of exact strings
+    scope               TEXT NOT NULL,        -- space-delimited scopes the client may be granted
+    grant_types         TEXT NOT NULL,        -- space-delimited
+    created_at          INTEGER NOT NULL
+);
+
+CREATE TABLE authorization_codes (
+    code_hash      TEXT PRIMARY KEY,          -- SHA-256 (hex) of the code
+    client_id      TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
+    redirect_uri   TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    nonce          TEXT,
+    code_challenge TEXT,
+    auth_time      INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    consumed_at    INTEGER,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX authorization_codes_expires_at ON authorization_codes(expires_at);
+
+CREATE TABLE refresh_tokens (
+    token_hash     TEXT PRIMARY KEY,          -- SHA-256 (hex) of the token
+    family_id      TEXT NOT NULL,             -- every rotation of one grant shares it
+    code_hash      TEXT,                      -- the code that started the family (replay revokes it)
+    client_id      TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
+    scope          TEXT NOT NULL,
+    auth_time      INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    rotated_at     INTEGER,
+    revoked_at     INTEGER,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX refresh_tokens_family_id ON refresh_tokens(family_id);
+CREATE INDEX refresh_tokens_code_hash ON refresh_tokens(code_hash);
+
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    data        TEXT NOT NULL,                -- JSON of the tower-sessions record data
+    expiry_date INTEGER NOT NULL              -- Unix seconds
+);
+CREATE INDEX sessions_expiry_date ON sessions(expiry_date);

@@ -1,0 +1,151 @@
+//! Settings, from command-line flags or environment variables (flags win), with defaults that work
+//! on a laptop with nothing installed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Where Sekimori keeps its state and how it identifies itself. Shared by every subcommand.
+#[derive(Args, Clone, Debug)]
+pub struct CommonConfig {
+    /// Database URL: `sqlite://PATH?mode=rwc` (embedded; the folder is created) or
+    /// `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/sekimori.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Folder holding the signing keys (PEM). A key is generated here when none exists.
+    #[arg(
+        long,
+        env = "SEKIMORI_KEYS_DIR",
+        default_value = "certs",
+        global = true
+    )]
+    pub keys_dir: PathBuf,
+
+    /// Issuer identifier (OIDC Core §2 `iss`): an http(s) URL with no query or fragment; it may
+    /// carry a path (`https://id.example.com/auth`). Every endpoint lives below it.
+    #[arg(
+        long,
+        env = "SEKIMORI_ISSUER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub issuer: String,
+}
+
+/// Settings of `sekimori serve` beyond the common ones.
+#[derive(Args, Clone, Debug)]
+pub struct ServeConfig {
+    /// Listen address (`host:port`; port 0 picks a free one).
+    #[arg(long, env = "SEKIMORI_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Lifetime of an authorization code, in seconds (RFC 6749 §4.1.2 recommends at most 600).
+    #[arg(long, env = "SEKIMORI_CODE_TTL_SECS", default_value_t = 60)]
+    pub code_ttl_secs: i64,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "SEKIMORI_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub access_token_ttl_secs: i64,
+
+    /// Lifetime of an ID token, in seconds.
+    #[arg(long, env = "SEKIMORI_ID_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub id_token_ttl_secs: i64,
+
+    /// Lifetime of a refresh token, in seconds (each rotation gets a fresh one).
+    #[arg(long, env = "SEKIMORI_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: i64,
+
+    /// How long a browser login session lasts without use, in seconds.
+    #[arg(long, env = "SEKIMORI_SESSION_TTL_SECS", default_value_t = 24 * 3600)]
+    pub session_ttl_secs: i64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            code_ttl_secs: 60,
+            access_token_ttl_secs: 3600,
+            id_token_ttl_secs: 3600,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            session_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+/// A validated issuer identifier (OIDC Core §2, RFC 8414 §2): https or http, no query, no
+/// fragment, no trailing slash. Compared as an exact string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    /// Parses and normalises (drops one trailing `/`) an issuer URL.
+    ///
+    /// Errors: a human-readable message for a relative URL, another scheme, a query or a fragment.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("issuer {raw:?} is not a URL: {e}"))?;
+        if url.scheme() != "https" && url.scheme() != "http" {
+            return Err(format!("issuer {raw:?} must be an http or https URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "issuer {raw:?} must not have a query or fragment (OIDC Discovery §3)"
+            ));
+        }
+        if url.host_str().is_none() {
+            return Err(format!("issuer {raw:?} has no host"));
+        }
+        let s = url.as_str().trim_end_matches('/').to_owned();
+        Ok(Self(s))
+    }
+
+    /// The issuer string, exactly as it appears in `iss`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The absolute URL of an endpoint below the issuer; `path` starts with `/`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+
+    /// Whether cookies must be `Secure` (the issuer is served over https).
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// The path component of the issuer (`""` for a bare origin), under which the router is nested.
+    pub fn path(&self) -> String {
+        url::Url::parse(&self.0)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_drops_trailing_slash_and_keeps_path() {
+        let i = Issuer::parse("https://id.example.com/auth/").expect("valid");
+        assert_eq!(i.as_str(), "https://id.example.com/auth");
+        assert_eq!(i.path(), "/auth");
+        assert_eq!(i.endpoint("/token"), "https://id.example.com/auth/token");
+    }
+
+    #[test]
+    fn issuer_rejects_query_fragment_and_other_schemes() {
+        assert!(Issuer::parse("https://id.example.com/?a=b").is_err());
+        assert!(Issuer::parse("https://id.example.com/#x").is_err());
+        assert!(Issuer::parse("ftp://id.example.com").is_err());
+        assert!(Issuer::parse("/relative").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Small cryptographic helpers: random secrets, SHA-256 digests, constant-time comparison.
+//!
+//! Codes, refresh tokens and client secrets are random values we generate ourselves (256 bits from
+//! the OS RNG), so a fast hash is enough to store them: there is nothing to brute-force.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Base64url (no padding) encoding, as JOSE uses (RFC 7515 §2).
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A fresh random secret of `n_bytes` bytes from the OS RNG, base64url-encoded.
+///
+/// Errors: none in practice; if the OS RNG fails we abort the request rather than issue a weak value.
+pub fn random_token(n_bytes: usize) -> Result<String, aws_lc_rs::error::Unspecified> {
+    let mut buf = vec![0u8; n_bytes];
+    SystemRandom::new().fill(&mut buf)?;
+    Ok(b64url(&buf))
+}
+
+/// SHA-256 of `input`, as raw bytes.
+pub fn sha256(input: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA256, input).as_ref().to_vec()
+}
+
+/// SHA-256 of `input`, hex-encoded: the form in which codes, refresh tokens and client secrets are
+/// stored and looked up.
+pub fn sha256_hex(input: &str) -> String {
+    sha256(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Constant-time equality of two byte strings (length may leak, content does not).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_matches_known_vector() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn random_tokens_are_long_and_distinct() {
+        let a = random_token(32).expect("rng");
+        let b = random_token(32).expect("rng");
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+    }
+}

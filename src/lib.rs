@@ -1,0 +1,28 @@
+//! Sekimori (関守, "keeper of the gate"): an OpenID Connect / OAuth 2.0 authorization provider.
+//!
+//! # Layout
+//! - [`cli`]: the `sekimori` command line (serve, migrate, user, client, keys).
+//! - [`config`]: settings from flags and `SEKIMORI_*` environment variables.
+//! - [`telemetry`]: the tracing subscriber.
+//! - [`app`]: shared state, the router, binding and serving, `/healthz` and `/readyz`.
+//! - [`clock`]: the only source of wall-clock time, settable in tests.
+//! - [`crypto`]: random secrets, SHA-256 digests and constant-time comparison.
+//! - [`keys`]: signing keys in the key folder, `kid` thumbprints (RFC 7638), the JWKS (RFC 7517).
+//! - [`password`]: argon2id hashing and bounded verification.
+//! - [`store`]: sqlx repositories over SQLite or PostgreSQL (users, clients, codes, tokens, sessions).
+//! - [`oauth`]: RFC 6749 endpoints: authorize, token, client authentication, PKCE, error enums.
+//! - [`oidc`]: OpenID Connect: discovery, ID tokens, access tokens, userinfo.
+//! - [`web`]: the HTML side: login page, CSRF tokens, browser session, page headers.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod keys;
+pub mod oauth;
+pub mod oidc;
+pub mod password;
+pub mod store;
+pub mod telemetry;
+pub mod web;

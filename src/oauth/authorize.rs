@@ -1,0 +1,474 @@
+//! The authorization endpoint (RFC 6749 §3.1, §4.1.1–§4.1.2; OIDC Core §3.1.2; RFC 7636 §4.3;
+//! RFC 9207 for `iss` in the response).
+//!
+//! Validation happens in two tiers (RFC 6749 §4.1.2.1): while the client or its redirect_uri is
+//! unknown, errors are rendered as an HTML page and **never** redirected; once both are trusted,
+//! every other error is redirected to the redirect_uri with `error`, `error_description`,
+//! `state` and `iss`.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use super::error::AuthorizeErrorCode;
+use super::params::Params;
+use super::pkce;
+use crate::app::AppState;
+use crate::crypto::{random_token, sha256_hex};
+use crate::oidc::discovery::SCOPES_SUPPORTED;
+use crate::store::NewAuthorizationCode;
+use crate::web::i18n::Lang;
+use crate::web::pages::{self, PageError};
+use crate::web::session;
+
+/// A validated authorization request, kept in the browser session while the user logs in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client_id: String,
+    /// The client's display name (escaped wherever shown).
+    pub client_name: String,
+    /// The exact registered redirect_uri the request named.
+    pub redirect_uri: String,
+    /// Scopes to grant, space-delimited (requested ∩ supported ∩ allowed for the client).
+    pub scope: String,
+    /// Opaque client state, echoed verbatim.
+    pub state: Option<String>,
+    /// Nonce for the ID token.
+    pub nonce: Option<String>,
+    /// RFC 7636 S256 challenge.
+    pub code_challenge: Option<String>,
+    /// The `prompt` values (OIDC Core §3.1.2.1).
+    pub prompt: Vec<String>,
+    /// Maximum authentication age in seconds (OIDC Core §3.1.2.1).
+    pub max_age: Option<i64>,
+    /// Email to pre-fill.
+    pub login_hint: Option<String>,
+    /// Preferred UI languages, space-delimited BCP 47 tags.
+    pub ui_locales: Option<String>,
+}
+
+/// An error to send back to the client at its redirect_uri.
+#[derive(Debug)]
+pub struct ErrorRedirect {
+    /// The validated redirect_uri.
+    pub redirect_uri: String,
+    /// The client's state, if it sent one.
+    pub state: Option<String>,
+    /// The error code.
+    pub code: AuthorizeErrorCode,
+    /// A sentence for the client developer.
+    pub description: String,
+}
+
+/// Why an authorization request was refused.
+#[derive(Debug)]
+pub enum Rejection {
+    /// Unknown client or untrusted redirect_uri: an HTML page, no redirect.
+    Page(PageError),
+    /// Anything else: a redirect to the client.
+    Redirect(ErrorRedirect),
+}
+
+/// Appends `pairs` to `redirect_uri`'s query, keeping any query it already has (RFC 6749 §3.1.2).
+pub fn redirect_with(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in pairs {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+            }
+            url.to_string()
+        }
+        // Registered URIs are validated as absolute URLs at registration.
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+impl ErrorRedirect {
+    /// The redirect response (302 Found, RFC 6749 §4.1.2.1).
+    pub fn into_response(self, issuer: &str) -> Response {
+        let location = redirect_with(
+            &self.redirect_uri,
+            &[
+                ("error", Some(&self.code.name())),
+                ("error_description", Some(&self.description)),
+                ("state", self.state.as_deref()),
+                ("iss", Some(issuer)),
+            ],
+        );
+        found(&location)
+    }
+}
+
+/// A `302 Found` to `location` (RFC 6749 §4.1.2 uses 302 in its examples; some RPs expect it).
+pub fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => pages::error_page(Lang::En, PageError::InvalidRequest),
+    }
+}
+
+/// Parameters that must not appear more than once.
+const SINGLE_VALUED: &[&str] = &[
+    "response_type",
+    "response_mode",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
+    "ui_locales",
+    "display",
+    "claims",
+    "claims_locales",
+    "acr_values",
+    "request",
+    "request_uri",
+    "registration",
+];
+
+/// Validates an authorization request (the checks that need no browser session).
+///
+/// Errors: see the module doc; each check names the clause it enforces.
+pub async fn validate(
+    state: &AppState,
+    params: &Params,
+) -> Result<AuthorizationRequest, Rejection> {
+    // Tier 1: until client_id and redirect_uri are trusted, nothing may be redirected.
+    if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
+        return Err(Rejection::Page(PageError::InvalidRequest));
+    }
+    if params
+        .first_oversized(&["client_id", "redirect_uri"])
+        .is_some()
+    {
+        return Err(Rejection::Page(PageError::InvalidRequest));
+    }
+    let client_id = params
+        .get("client_id")
+        .ok_or(Rejection::Page(PageError::MissingClientId))?;
+    let client = state
+        .store
+        .find_client(client_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "authorize: storage failure");
+            Rejection::Page(PageError::Unavailable)
+        })?
+        .ok_or(Rejection::Page(PageError::UnknownClient))?;
+    // OIDC Core §3.1.2.1: redirect_uri is REQUIRED; RFC 6749 §3.1.2.3: simple string comparison.
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or(Rejection::Page(PageError::MissingRedirectUri))?;
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(Rejection::Page(PageError::UnregisteredRedirectUri));
+    }
+
+    // Tier 2: errors go back to the client.
+    let client_state = params
+        .get("state")
+        .filter(|s| s.len() <= super::params::MAX_VALUE_LEN)
+        .map(str::to_owned);
+    let fail = |code: AuthorizeErrorCode, description: &str| {
+        Rejection::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.to_owned(),
+            state: client_state.clone(),
+            code,
+            description: description.to_owned(),
+        })
+    };
+    use AuthorizeErrorCode as E;
+    if let Some(name) = params.first_repeated(SINGLE_VALUED) {
+        return Err(fail(
+            E::InvalidRequest,
+            &format!("parameter {name} must not be repeated"),
+        ));
+    }
+    if let Some(name) = params.first_oversized(SINGLE_VALUED) {
+        return Err(fail(
+            E::InvalidRequest,
+            &format!("parameter {name} is too long"),
+        ));
+    }
+    // OIDC Core §6.1/§6.2 and RFC 9101: request objects are not supported, and saying so beats
+    // silently ignoring parameters the client relies on.
+    if params.get("request").is_some() {
+        return Err(fail(
+            E::RequestNotSupported,
+            "the request parameter is not supported",
+        ));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(fail(
+            E::RequestUriNotSupported,
+            "the request_uri parameter is not supported",
+        ));
+    }
+    if params.get("registration").is_some() {
+        return Err(fail(
+            E::RegistrationNotSupported,
+            "the registration parameter is not supported",
+        ));
+    }
+    match params.get("response_type") {
+        None => return Err(fail(E::InvalidRequest, "response_type is required")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                E::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    match params.get("response_mode") {
+        None | Some("query") => {}
+        Some(_) => {
+            return Err(fail(
+                E::InvalidRequest,
+                "unsupported response_mode; only query is supported",
+            ));
+        }
+    }
+    if !client.allows_grant("authorization_code") {
+        return Err(fail(
+            E::UnauthorizedClient,
+            "the client is not registered for the authorization code flow",
+        ));
+    }
+    // Scope: OpenID Connect requests MUST contain openid (OIDC Core §3.1.2.1). Values we do not
+    // know, or the client may not have, are dropped (RFC 6749 §3.3 lets us grant less).
+    let requested: Vec<&str> = params.get("scope").unwrap_or_default().split(' ').collect();
+    if !requested.contains(&"openid") {
+        return Err(fail(E::InvalidScope, "scope must include openid"));
+    }
+    let prompt: Vec<String> = params
+        .get("prompt")
+        .map(|p| {
+            p.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    for p in &prompt {
+        if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
+            return Err(fail(E::InvalidRequest, "unsupported prompt value"));
+        }
+    }
+    // OIDC Core §3.1.2.1: none with any other value is an error.
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(fail(
+            E::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    let mut granted: Vec<&str> = Vec::new();
+    for s in requested {
+        if SCOPES_SUPPORTED.contains(&s) && client.allows_scope(s) && !granted.contains(&s) {
+            // OIDC Core §11: offline_access is ignored unless prompt includes consent.
+            if s == "offline_access"
+                && (!prompt.iter().any(|p| p == "consent") || !client.allows_grant("refresh_token"))
+            {
+                continue;
+            }
+            granted.push(s);
+        }
+    }
+    if !granted.contains(&"openid") {
+        return Err(fail(E::InvalidScope, "the client may not request openid"));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                return Err(fail(
+                    E::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                ));
+            }
+        },
+    };
+    // RFC 7636 §4.3; RFC 9700 §2.1.1: public clients MUST use PKCE; plain is refused.
+    let code_challenge = params.get("code_challenge");
+    match (code_challenge, params.get("code_challenge_method")) {
+        (None, Some(_)) => {
+            return Err(fail(
+                E::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ));
+        }
+        (Some(_), None) => {
+            // RFC 7636 §4.3 would default to plain, which we do not accept.
+            return Err(fail(
+                E::InvalidRequest,
+                "code_challenge_method=S256 is required",
+            ));
+        }
+        (Some(_), Some(m)) if m != "S256" => {
+            return Err(fail(
+                E::InvalidRequest,
+                "only code_challenge_method=S256 is supported",
+            ));
+        }
+        (Some(c), Some(_)) if !pkce::is_valid_challenge(c) => {
+            return Err(fail(E::InvalidRequest, "malformed code_challenge"));
+        }
+        (None, None) if client.is_public() => {
+            return Err(fail(
+                E::InvalidRequest,
+                "public clients must use PKCE (code_challenge with S256)",
+            ));
+        }
+        _ => {}
+    }
+    Ok(AuthorizationRequest {
+        client_id: client.client_id.clone(),
+        client_name: client.name.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope: granted.join(" "),
+        state: client_state,
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge: code_challenge.map(str::to_owned),
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(str::to_owned),
+        ui_locales: params.get("ui_locales").map(str::to_owned),
+    })
+}
+
+/// Issues a code for `req` to the user `sub` and returns the success redirect
+/// (RFC 6749 §4.1.2 with `iss`, RFC 9207 §2).
+///
+/// Errors: a `temporarily_unavailable` redirect when the code cannot be stored.
+pub async fn issue_code(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    sub: &str,
+    auth_time: i64,
+) -> Response {
+    let issuer = state.issuer.as_str();
+    let unavailable = || {
+        ErrorRedirect {
+            redirect_uri: req.redirect_uri.clone(),
+            state: req.state.clone(),
+            code: AuthorizeErrorCode::TemporarilyUnavailable,
+            description: "please try again".into(),
+        }
+        .into_response(issuer)
+    };
+    let Ok(code) = random_token(32) else {
+        return unavailable();
+    };
+    let now = state.clock.now();
+    let code_hash = sha256_hex(&code);
+    let stored = state
+        .store
+        .insert_code(NewAuthorizationCode {
+            code_hash: &code_hash,
+            client_id: &req.client_id,
+            sub,
+            redirect_uri: &req.redirect_uri,
+            scope: &req.scope,
+            nonce: req.nonce.as_deref(),
+            code_challenge: req.code_challenge.as_deref(),
+            auth_time,
+            now,
+            expires_at: now.saturating_add(state.lifetimes.code_secs),
+        })
+        .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, client_id = %req.client_id, "cannot store authorization code");
+        return unavailable();
+    }
+    tracing::info!(client_id = %req.client_id, sub, "authorization code issued");
+    found(&redirect_with(
+        &req.redirect_uri,
+        &[
+            ("code", Some(&code)),
+            ("state", req.state.as_deref()),
+            ("iss", Some(issuer)),
+        ],
+    ))
+}
+
+/// `GET /authorize` (RFC 6749 §4.1.1).
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    authorize(&state, &session, &headers, &params).await
+}
+
+/// `POST /authorize` with a form body (OIDC Core §3.1.2.1).
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    authorize(&state, &session, &headers, &params).await
+}
+
+async fn authorize(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Response {
+    let lang = Lang::negotiate(params.get("ui_locales"), headers);
+    let req = match validate(state, params).await {
+        Ok(req) => req,
+        Err(Rejection::Page(e)) => return pages::error_page(lang, e),
+        Err(Rejection::Redirect(r)) => return r.into_response(state.issuer.as_str()),
+    };
+    let now = state.clock.now();
+    let sso = session::sso(session).await;
+    // OIDC Core §3.1.2.3: reuse the session unless the client asks for a fresh login or the
+    // session is older than max_age.
+    let fresh_enough = |auth_time: i64| match req.max_age {
+        Some(max_age) => now.saturating_sub(auth_time) <= max_age,
+        None => true,
+    };
+    let wants_login = req.prompt.iter().any(|p| p == "login");
+    let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time));
+    if let Some(sso) = reusable {
+        match state.store.find_user_by_sub(&sso.sub).await {
+            Ok(Some(_)) => return issue_code(state, &req, &sso.sub, sso.auth_time).await,
+            Ok(None) => {} // the account is gone: log in again
+            Err(e) => {
+                tracing::error!(error = %e, "authorize: storage failure");
+                return pages::error_page(lang, PageError::Unavailable);
+            }
+        }
+    }
+    if req.prompt.iter().any(|p| p == "none") {
+        // OIDC Core §3.1.2.6.
+        return ErrorRedirect {
+            redirect_uri: req.redirect_uri,
+            state: req.state,
+            code: AuthorizeErrorCode::LoginRequired,
+            description: "the user is not logged in".into(),
+        }
+        .into_response(state.issuer.as_str());
+    }
+    crate::web::login::show_login(state, session, lang, req).await
+}

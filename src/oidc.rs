@@ -1,0 +1,26 @@
+//! OpenID Connect: discovery (Discovery 1.0 §3–4), the JWKS (RFC 7517), ID tokens (Core §2) and
+//! userinfo (Core §5.3).
+
+pub mod discovery;
+pub mod id_token;
+pub mod userinfo;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::app::AppState;
+
+/// Discovery, JWKS and userinfo routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration_get),
+        )
+        .route("/jwks", get(discovery::jwks_get))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .layer(crate::web::headers::api_cors())
+}

@@ -1,0 +1,101 @@
+//! OpenID Provider metadata (OIDC Discovery 1.0 §3, §4) and the JWK Set (RFC 7517 §5).
+//!
+//! Both documents are serialized once at start and served as bytes with an `ETag`, so relying
+//! parties that poll them cost almost nothing.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::config::Issuer;
+use crate::crypto::{b64url, sha256};
+
+/// Scopes we understand (OIDC Core §5.4, §11).
+pub const SCOPES_SUPPORTED: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// The serialized discovery document and its validator.
+#[derive(Debug)]
+pub struct Document {
+    json: Vec<u8>,
+    etag: String,
+}
+
+impl Document {
+    /// Builds the metadata for `issuer`. It advertises exactly what is implemented.
+    pub fn new(issuer: &Issuer) -> Self {
+        let doc = json!({
+            "issuer": issuer.as_str(),
+            "authorization_endpoint": issuer.endpoint("/authorize"),
+            "token_endpoint": issuer.endpoint("/token"),
+            "userinfo_endpoint": issuer.endpoint("/userinfo"),
+            "jwks_uri": issuer.endpoint("/jwks"),
+            "scopes_supported": SCOPES_SUPPORTED,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": [
+                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+                "name", "preferred_username", "updated_at", "email", "email_verified"
+            ],
+            "prompt_values_supported": ["none", "login", "consent"],
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "require_request_uri_registration": false,
+            "authorization_response_iss_parameter_supported": true,
+            "userinfo_signing_alg_values_supported": [],
+        });
+        let json = serde_json::to_vec(&doc).unwrap_or_default();
+        let etag = format!("\"{}\"", &b64url(&sha256(&json))[..22]);
+        Self { json, etag }
+    }
+}
+
+/// Serves precomputed JSON with an ETag, answering `If-None-Match` with 304.
+fn cached_json(headers: &HeaderMap, body: &[u8], etag: &str, max_age_secs: u32) -> Response {
+    let cache_control = format!("public, max-age={max_age_secs}");
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut res = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response()
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    res
+}
+
+/// `GET /.well-known/openid-configuration` (OIDC Discovery 1.0 §4).
+pub async fn openid_configuration_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let d = &state.discovery;
+    cached_json(&headers, &d.json, &d.etag, 300)
+}
+
+/// `GET /jwks`: our public signing keys (RFC 7517 §5). Short `max-age` so a rotated key is
+/// picked up quickly; relying parties also refetch on an unknown `kid`.
+pub async fn jwks_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    cached_json(
+        &headers,
+        state.keys.jwks_json(),
+        state.keys.jwks_etag(),
+        300,
+    )
+}

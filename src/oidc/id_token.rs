@@ -1,0 +1,90 @@
+//! ID tokens (OIDC Core §2, §3.1.3.6, §12.2).
+
+use serde::Serialize;
+
+use crate::crypto::{b64url, sha256};
+use crate::keys::{Error, KeySet};
+
+/// Claims of an ID token (OIDC Core §2).
+///
+/// Units: `iat`, `exp`, `auth_time` are NumericDate (Unix seconds).
+#[derive(Clone, Debug, Serialize)]
+pub struct IdTokenClaims<'a> {
+    /// Issuer, exactly as in discovery.
+    pub iss: &'a str,
+    /// Subject identifier.
+    pub sub: &'a str,
+    /// Audience: the client_id.
+    pub aud: &'a str,
+    /// Expires at.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// When the user authenticated (always sent, so `max_age` can be checked by the RP).
+    pub auth_time: i64,
+    /// The authorization request's nonce, verbatim (§3.1.3.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
+    /// Left half of SHA-256 of the access token, base64url (§3.1.3.6 for RS256).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// Authorized party: the client_id.
+    pub azp: &'a str,
+}
+
+/// `at_hash` for an RS256-signed ID token: base64url of the left-most 128 bits of SHA-256.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = sha256(access_token.as_bytes());
+    b64url(&digest[..digest.len() / 2])
+}
+
+/// What an ID token is minted from.
+#[derive(Debug)]
+pub struct IdTokenInput<'a> {
+    /// Issuer.
+    pub issuer: &'a str,
+    /// Client identifier (aud and azp).
+    pub client_id: &'a str,
+    /// Subject identifier.
+    pub sub: &'a str,
+    /// Unix seconds.
+    pub auth_time: i64,
+    /// Nonce from the authorization request (absent on refresh, §12.2).
+    pub nonce: Option<&'a str>,
+    /// The access token issued alongside, for at_hash.
+    pub access_token: Option<&'a str>,
+    /// Unix seconds.
+    pub now: i64,
+    /// Lifetime in seconds.
+    pub ttl_secs: i64,
+}
+
+/// Signs a new ID token (`typ: JWT`).
+pub fn mint(keys: &KeySet, input: IdTokenInput<'_>) -> Result<String, Error> {
+    let claims = IdTokenClaims {
+        iss: input.issuer,
+        sub: input.sub,
+        aud: input.client_id,
+        exp: input.now.saturating_add(input.ttl_secs),
+        iat: input.now,
+        auth_time: input.auth_time,
+        nonce: input.nonce,
+        at_hash: input.access_token.map(at_hash),
+        azp: input.client_id,
+    };
+    keys.active().sign("JWT", &claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_left_half_of_sha256() {
+        // OIDC Core §A.3-style check: 16 bytes → 22 base64url characters.
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y").len(),
+            22
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The UserInfo endpoint (OIDC Core §5.3) as an RFC 6750 protected resource.
+//!
+//! The bearer token comes from `Authorization: Bearer` (§2.1) or, on POST, the form body's
+//! `access_token` (§2.2) — never both. It must be an access token we signed (RS256 pinned, `typ`
+//! `at+jwt`, known `kid`), from our issuer, for our audience, and not expired by our clock.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+use crate::oauth::access_token::AccessTokenClaims;
+use crate::oauth::error::BearerErrorCode;
+use crate::oauth::params::Params;
+
+/// An RFC 6750 §3 error: the status its code implies and a `WWW-Authenticate` challenge.
+#[derive(Debug)]
+pub struct BearerError {
+    code: BearerErrorCode,
+    description: &'static str,
+}
+
+impl BearerError {
+    fn invalid_token(description: &'static str) -> Self {
+        Self {
+            code: BearerErrorCode::InvalidToken,
+            description,
+        }
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let status = match self.code {
+            BearerErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            BearerErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            BearerErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        };
+        // The description is one of our fixed strings: no quoting problems, nothing echoed.
+        let challenge = format!(
+            r#"Bearer realm="sekimori", error="{}", error_description="{}""#,
+            self.code.name(),
+            self.description
+        );
+        let mut res = (
+            status,
+            Json(json!({"error": self.code.name(), "error_description": self.description})),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
+impl From<crate::store::Error> for BearerError {
+    fn from(e: crate::store::Error) -> Self {
+        tracing::error!(error = %e, "userinfo storage failure");
+        Self::invalid_token("the token could not be checked")
+    }
+}
+
+/// The token from `Authorization: Bearer …`, if that header is present.
+///
+/// Errors: `invalid_token` for another scheme or an empty/malformed value.
+fn bearer_from_header(headers: &HeaderMap) -> Result<Option<String>, BearerError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| BearerError::invalid_token("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(BearerError::invalid_token(
+            "expected an Authorization: Bearer access token",
+        )),
+    }
+}
+
+/// `GET /userinfo`.
+pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match bearer_from_header(&headers) {
+        Ok(Some(token)) => respond(&state, &token).await,
+        Ok(None) => BearerError::invalid_token("no access token provided").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /userinfo`: the token in the header or, with a form body, as `access_token`.
+pub async fn userinfo_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let from_header = match bearer_from_header(&headers) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let params = if is_form {
+        Params::parse(&body)
+    } else {
+        Params::default()
+    };
+    if params.is_repeated("access_token") {
+        return BearerError {
+            code: BearerErrorCode::InvalidRequest,
+            description: "access_token repeated",
+        }
+        .into_response();
+    }
+    let from_body = params.get("access_token").map(str::to_owned);
+    let token = match (from_header, from_body) {
+        (Some(_), Some(_)) => {
+            // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token".
+            return BearerError {
+                code: BearerErrorCode::InvalidRequest,
+                description: "the access token was sent in more than one way",
+            }
+            .into_response();
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => {
+            return BearerError::invalid_token("no access token provided").into_response();
+        }
+    };
+    respond(&state, &token).await
+}
+
+/// Validates a presented access token; returns its claims.
+///
+/// Errors: `invalid_token` for anything we did not issue or that is no longer valid.
+pub fn validate_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<AccessTokenClaims, BearerError> {
+    let claims: AccessTokenClaims = state
+        .keys
+        .verify(token, "at+jwt")
+        .map_err(|_| BearerError::invalid_token("the access token is invalid"))?;
+    let issuer = state.issuer.as_str();
+    if claims.iss != issuer || claims.aud != issuer {
+        return Err(BearerError::invalid_token("the access token is invalid"));
+    }
+    if claims.exp <= state.clock.now() {
+        return Err(BearerError::invalid_token("the access token has expired"));
+    }
+    Ok(claims)
+}
+
+async fn respond(state: &AppState, token: &str) -> Response {
+    match userinfo(state, token).await {
+        Ok(body) => {
+            let mut res = Json(body).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The claims of the token's user that its scopes release (OIDC Core §5.4).
+async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
+    let claims = validate_access_token(state, token)?;
+    let scopes: Vec<&str> = claims.scope.split(' ').collect();
+    if !scopes.contains(&"openid") {
+        return Err(BearerError {
+            code: BearerErrorCode::InsufficientScope,
+            description: "the access token lacks the openid scope",
+        });
+    }
+    let user = state
+        .store
+        .find_user_by_sub(&claims.sub)
+        .await?
+        .ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
+    let mut out = Map::new();
+    out.insert("sub".into(), json!(user.sub));
+    if scopes.contains(&"profile") {
+        out.insert("name".into(), json!(user.name));
+        out.insert("preferred_username".into(), json!(user.email));
+        out.insert("updated_at".into(), json!(user.updated_at));
+    }
+    if scopes.contains(&"email") {
+        out.insert("email".into(), json!(user.email));
+        out.insert("email_verified".into(), json!(user.email_verified != 0));
+    }
+    Ok(Value::Object(out))
+}

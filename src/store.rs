@@ -1,0 +1,172 @@
+//! Persistence: sqlx over SQLite (embedded default) or PostgreSQL, through one `AnyPool` so the
+//! same queries serve both. All SQL lives in this module's files. Times are Unix seconds (i64),
+//! flags are 0/1 integers: the types that decode the same way from both backends.
+//!
+//! Single-use values (authorization codes, refresh tokens) are consumed with one atomic
+//! `UPDATE … RETURNING`, never read-then-write (STYLE §1).
+
+mod clients;
+mod codes;
+mod refresh_tokens;
+mod sessions;
+mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+pub use clients::{Client, NewClient};
+pub use codes::{AuthorizationCodeRow, NewAuthorizationCode};
+pub use refresh_tokens::{NewRefreshToken, RefreshTokenRow, RotateOutcome};
+pub use sessions::SqlSessionStore;
+pub use users::{NewUser, User};
+
+/// Which database engine the pool talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite: one node.
+    Sqlite,
+    /// PostgreSQL: one or many nodes.
+    Postgres,
+}
+
+/// Failures of the data layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A unique constraint was violated; the payload names what already exists.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The database could not be reached in time (pool timeout, connection refused): a 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    /// Any other database error: a 500.
+    #[error("database error: {0}")]
+    Db(sqlx::Error),
+    /// The DATABASE_URL is not one we support.
+    #[error("{0}")]
+    BadUrl(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Self::Unavailable(e)
+            }
+            other => Self::Db(other),
+        }
+    }
+}
+
+/// Result alias for store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The database handle shared by every request: cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `database_url` (`sqlite:…` or `postgres:…`), creating the SQLite file's folder
+    /// when needed. Does not run migrations.
+    ///
+    /// Errors: [`Error::BadUrl`] for another scheme; connection errors otherwise.
+    pub async fn connect(database_url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if database_url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            Backend::Postgres
+        } else {
+            return Err(Error::BadUrl(format!(
+                "DATABASE_URL must start with sqlite: or postgres:// (got {:?})",
+                database_url.split(':').next().unwrap_or_default()
+            )));
+        };
+        if backend == Backend::Sqlite {
+            create_sqlite_parent(database_url)?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            // Fail fast when the database is down instead of queueing requests forever.
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(database_url)
+            .await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed while one writer commits; the setting persists in the file.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies the embedded migrations for this backend (`migrations/sqlite` or
+    /// `migrations/postgres`).
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::Db(sqlx::Error::Migrate(Box::new(e))))
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers a trivial query (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn create_sqlite_parent(database_url: &str) -> Result<()> {
+    let rest = database_url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::BadUrl(format!(
+                    "cannot create the database folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `e` is a unique-constraint violation (SQLite and PostgreSQL phrase it differently).
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,139 @@
+//! Clients (relying parties). Secrets are stored as SHA-256 only.
+
+use super::{Result, Store, is_unique_violation};
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    secret_hash: Option<String>,
+    redirect_uris: String,
+    scope: String,
+    grant_types: String,
+    created_at: i64,
+}
+
+/// A registered client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// RFC 6749 §2.2 client identifier.
+    pub client_id: String,
+    /// Human-readable name, shown on pages (always escaped).
+    pub name: String,
+    /// SHA-256 (hex) of the client secret; `None` for a public client (RFC 6749 §2.1).
+    pub secret_hash: Option<String>,
+    /// Registered redirection URIs, compared by exact string match (RFC 6749 §3.1.2.3).
+    pub redirect_uris: Vec<String>,
+    /// Scopes the client may be granted.
+    pub scope: Vec<String>,
+    /// Grant types the client may use (`authorization_code`, `refresh_token`, …).
+    pub grant_types: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl Client {
+    /// A public client has no secret and authenticates with `none` (and must use PKCE).
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    /// Whether the client is registered for `grant_type`.
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// Whether the client may be granted `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.scope.iter().any(|s| s == scope)
+    }
+}
+
+impl From<ClientRow> for Client {
+    fn from(r: ClientRow) -> Self {
+        Self {
+            client_id: r.client_id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            redirect_uris: serde_json::from_str(&r.redirect_uris).unwrap_or_default(),
+            scope: r.scope.split_whitespace().map(str::to_owned).collect(),
+            grant_types: r
+                .grant_types
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// What is needed to register a client.
+#[derive(Debug)]
+pub struct NewClient<'a> {
+    /// The client identifier we generated.
+    pub client_id: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// SHA-256 (hex) of the generated secret, `None` for a public client.
+    pub secret_hash: Option<&'a str>,
+    /// Exact redirection URIs.
+    pub redirect_uris: &'a [String],
+    /// Allowed scopes.
+    pub scope: &'a [String],
+    /// Allowed grant types.
+    pub grant_types: &'a [String],
+    /// Unix seconds.
+    pub now: i64,
+}
+
+impl Store {
+    /// Registers a client. Errors: [`super::Error::Conflict`] if the client_id exists.
+    pub async fn create_client(&self, c: NewClient<'_>) -> Result<()> {
+        let redirect_uris = serde_json::to_string(c.redirect_uris)
+            .map_err(|e| super::Error::Db(sqlx::Error::Encode(e.into())))?;
+        sqlx::query(
+            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scope, grant_types, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(c.client_id)
+        .bind(c.name)
+        .bind(c.secret_hash)
+        .bind(redirect_uris)
+        .bind(c.scope.join(" "))
+        .bind(c.grant_types.join(" "))
+        .bind(c.now)
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                super::Error::Conflict("a client with this client_id")
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The client with this client_id, if registered.
+    pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>> {
+        Ok(
+            sqlx::query_as::<_, ClientRow>("SELECT * FROM clients WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?
+                .map(Client::from),
+        )
+    }
+
+    /// Every client, oldest first.
+    pub async fn list_clients(&self) -> Result<Vec<Client>> {
+        Ok(
+            sqlx::query_as::<_, ClientRow>("SELECT * FROM clients ORDER BY created_at, client_id")
+                .fetch_all(self.pool())
+                .await?
+                .into_iter()
+                .map(Client::from)
+                .collect(),
+        )
+    }
+}

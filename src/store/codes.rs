@@ -1,0 +1,111 @@
+//! Authorization codes (RFC 6749 §4.1.2): stored as SHA-256, single use, short-lived.
+
+use super::{Result, Store};
+
+/// A code as stored, returned once by [`Store::consume_code`].
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AuthorizationCodeRow {
+    /// SHA-256 (hex) of the code.
+    pub code_hash: String,
+    /// The client the code was issued to.
+    pub client_id: String,
+    /// The user who authorized it.
+    pub sub: String,
+    /// The redirect_uri of the authorization request (RFC 6749 §4.1.3: must match at the token endpoint).
+    pub redirect_uri: String,
+    /// Granted scopes, space-delimited.
+    pub scope: String,
+    /// The authorization request's nonce, echoed in the ID token (OIDC Core §3.1.3.6).
+    pub nonce: Option<String>,
+    /// The RFC 7636 S256 code_challenge, if one was sent.
+    pub code_challenge: Option<String>,
+    /// When the user authenticated (Unix seconds).
+    pub auth_time: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds, set when redeemed.
+    pub consumed_at: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What is stored when a code is issued.
+#[derive(Debug)]
+pub struct NewAuthorizationCode<'a> {
+    /// SHA-256 (hex) of the code.
+    pub code_hash: &'a str,
+    /// Client identifier.
+    pub client_id: &'a str,
+    /// Subject identifier.
+    pub sub: &'a str,
+    /// Exact redirect_uri of the request.
+    pub redirect_uri: &'a str,
+    /// Granted scopes, space-delimited.
+    pub scope: &'a str,
+    /// Nonce, if sent.
+    pub nonce: Option<&'a str>,
+    /// PKCE S256 challenge, if sent.
+    pub code_challenge: Option<&'a str>,
+    /// Unix seconds.
+    pub auth_time: i64,
+    /// Unix seconds.
+    pub now: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Stores a freshly issued code.
+    pub async fn insert_code(&self, c: NewAuthorizationCode<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes \
+             (code_hash, client_id, sub, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(c.code_hash)
+        .bind(c.client_id)
+        .bind(c.sub)
+        .bind(c.redirect_uri)
+        .bind(c.scope)
+        .bind(c.nonce)
+        .bind(c.code_challenge)
+        .bind(c.auth_time)
+        .bind(c.expires_at)
+        .bind(c.now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Atomically marks the code consumed and returns it, if it exists, belongs to `client_id`,
+    /// has not expired and was not consumed before. Under any number of concurrent calls for one
+    /// code, at most one gets `Some`.
+    pub async fn consume_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationCodeRow>> {
+        Ok(sqlx::query_as::<_, AuthorizationCodeRow>(
+            "UPDATE authorization_codes SET consumed_at = $3 \
+             WHERE code_hash = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 \
+             RETURNING *",
+        )
+        .bind(code_hash)
+        .bind(client_id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Whether this code was issued and already redeemed (a replay, RFC 6749 §4.1.2).
+    pub async fn code_was_consumed(&self, code_hash: &str) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM authorization_codes WHERE code_hash = $1 AND consumed_at IS NOT NULL",
+        )
+        .bind(code_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+}

@@ -1,0 +1,169 @@
+//! Refresh tokens (RFC 6749 §6, RFC 9700 §4.14): stored as SHA-256, rotated on every use; a
+//! rotated token presented again revokes its whole family.
+
+use super::{Result, Store};
+
+/// A refresh token as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    /// SHA-256 (hex) of the token.
+    pub token_hash: String,
+    /// Shared by every rotation of one grant.
+    pub family_id: String,
+    /// The code that started the family.
+    pub code_hash: Option<String>,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user.
+    pub sub: String,
+    /// Granted scopes, space-delimited.
+    pub scope: String,
+    /// When the user authenticated (Unix seconds), kept for refreshed ID tokens (OIDC Core §12.2).
+    pub auth_time: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds, set when this token was exchanged for its successor.
+    pub rotated_at: Option<i64>,
+    /// Unix seconds, set when revoked.
+    pub revoked_at: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What is stored when a refresh token is issued.
+#[derive(Debug)]
+pub struct NewRefreshToken<'a> {
+    /// SHA-256 (hex) of the token.
+    pub token_hash: &'a str,
+    /// Family identifier.
+    pub family_id: &'a str,
+    /// The code that started the family, if any.
+    pub code_hash: Option<&'a str>,
+    /// Client identifier.
+    pub client_id: &'a str,
+    /// Subject identifier.
+    pub sub: &'a str,
+    /// Scopes, space-delimited.
+    pub scope: &'a str,
+    /// Unix seconds.
+    pub auth_time: i64,
+    /// Unix seconds.
+    pub now: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The result of presenting a refresh token.
+#[derive(Debug)]
+pub enum RotateOutcome {
+    /// The token was live and is now rotated; here is what it carried.
+    Rotated(RefreshTokenRow),
+    /// The token had already been rotated or revoked: its family has now been revoked.
+    Reused,
+    /// Unknown, expired, or issued to another client.
+    Invalid,
+}
+
+impl Store {
+    /// Stores a freshly issued refresh token.
+    pub async fn insert_refresh_token(&self, t: NewRefreshToken<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens \
+             (token_hash, family_id, code_hash, client_id, sub, scope, auth_time, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(t.token_hash)
+        .bind(t.family_id)
+        .bind(t.code_hash)
+        .bind(t.client_id)
+        .bind(t.sub)
+        .bind(t.scope)
+        .bind(t.auth_time)
+        .bind(t.expires_at)
+        .bind(t.now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Atomically rotates a live refresh token of `client_id`. A token that was already rotated
+    /// or revoked is treated as stolen (RFC 9700 §4.14.2): its family is revoked.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<RotateOutcome> {
+        let rotated = sqlx::query_as::<_, RefreshTokenRow>(
+            "UPDATE refresh_tokens SET rotated_at = $3 \
+             WHERE token_hash = $1 AND client_id = $2 AND rotated_at IS NULL \
+               AND revoked_at IS NULL AND expires_at > $3 \
+             RETURNING *",
+        )
+        .bind(token_hash)
+        .bind(client_id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(row) = rotated {
+            return Ok(RotateOutcome::Rotated(row));
+        }
+        let used: Option<(String,)> = sqlx::query_as(
+            "SELECT family_id FROM refresh_tokens \
+             WHERE token_hash = $1 AND client_id = $2 AND (rotated_at IS NOT NULL OR revoked_at IS NOT NULL)",
+        )
+        .bind(token_hash)
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        match used {
+            Some((family_id,)) => {
+                self.revoke_refresh_family(&family_id, now).await?;
+                Ok(RotateOutcome::Reused)
+            }
+            None => Ok(RotateOutcome::Invalid),
+        }
+    }
+
+    /// The scope of a refresh token of `client_id`, if it exists (live or not).
+    pub async fn refresh_token_scope(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+    ) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT scope FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
+        )
+        .bind(token_hash)
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
+    /// Revokes every refresh token of a family.
+    pub async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(family_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes every refresh token that descends from the given authorization code (code replay,
+    /// RFC 6749 §4.1.2).
+    pub async fn revoke_refresh_by_code(&self, code_hash: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id IN \
+             (SELECT family_id FROM refresh_tokens WHERE code_hash = $1) AND revoked_at IS NULL",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! Users: the people who log in. Passwords are stored as argon2id PHC strings only.
+
+use super::{Result, Store, is_unique_violation};
+
+/// A user row.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct User {
+    /// Subject identifier (OIDC Core §2 `sub`): random, stable, never an email.
+    pub sub: String,
+    /// Email address, lower-cased.
+    pub email: String,
+    /// Full name (the `name` claim).
+    pub name: String,
+    /// 1 when the email address was verified (the `email_verified` claim), else 0.
+    pub email_verified: i64,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds (the `updated_at` claim).
+    pub updated_at: i64,
+}
+
+/// What is needed to create a user.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    /// Subject identifier.
+    pub sub: &'a str,
+    /// Email address (stored lower-cased).
+    pub email: &'a str,
+    /// Full name.
+    pub name: &'a str,
+    /// argon2id PHC string.
+    pub password_hash: &'a str,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+impl Store {
+    /// Inserts a user. Errors: [`super::Error::Conflict`] when the email is taken.
+    pub async fn create_user(&self, u: NewUser<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (sub, email, name, email_verified, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, 0, $4, $5, $5)",
+        )
+        .bind(u.sub)
+        .bind(u.email.to_lowercase())
+        .bind(u.name)
+        .bind(u.password_hash)
+        .bind(u.now)
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                super::Error::Conflict("a user with this email")
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The user with this email (case-insensitive), if any.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT * FROM users WHERE email = $1")
+                .bind(email.to_lowercase())
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// The user with this subject identifier, if any.
+    pub async fn find_user_by_sub(&self, sub: &str) -> Result<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT * FROM users WHERE sub = $1")
+                .bind(sub)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Every user, oldest first.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT * FROM users ORDER BY created_at, email")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+}

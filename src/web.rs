@@ -1,0 +1,59 @@
+//! The HTML side: the login page, the browser session, CSRF tokens, page headers, English and
+//! Japanese texts, human error pages.
+
+pub mod headers;
+pub mod i18n;
+pub mod login;
+pub mod pages;
+pub mod session;
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::{get, post};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::app::AppState;
+use crate::oauth::authorize;
+use crate::store::SqlSessionStore;
+
+/// Name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "sekimori_session";
+
+/// The stylesheet, embedded so the binary runs from any directory.
+const STYLESHEET: &str = include_str!("../static/sekimori.css");
+
+/// Routes that need the browser session: `/authorize` and `/login`; plus the stylesheet.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let cookie_path = match state.issuer.path() {
+        p if p.is_empty() => "/".to_owned(),
+        p => p,
+    };
+    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.store.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.issuer.is_https())
+        .with_path(cookie_path)
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            state.lifetimes.session_secs,
+        )));
+    Router::new()
+        .route(
+            "/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route("/login", post(login::login_post))
+        .layer(sessions)
+        .route("/static/sekimori.css", get(stylesheet))
+}
+
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+}

@@ -1,0 +1,139 @@
+//! English and Japanese page texts. The language comes from `ui_locales` (OIDC Core §3.1.2.1),
+//! then `Accept-Language`, else English.
+
+use axum::http::{HeaderMap, header};
+
+/// A page language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Japanese.
+    Ja,
+}
+
+impl Lang {
+    fn from_tag(tag: &str) -> Option<Self> {
+        let primary = tag
+            .trim()
+            .split(['-', '_', ';'])
+            .next()?
+            .to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Self::En),
+            "ja" => Some(Self::Ja),
+            _ => None,
+        }
+    }
+
+    /// Picks the first supported language of `ui_locales` (space-separated, in preference order),
+    /// else of `Accept-Language` (highest q first), else English.
+    pub fn negotiate(ui_locales: Option<&str>, headers: &HeaderMap) -> Self {
+        if let Some(lang) = ui_locales
+            .into_iter()
+            .flat_map(|l| l.split(' '))
+            .find_map(Self::from_tag)
+        {
+            return lang;
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let mut ranked: Vec<(f32, Self)> = accept
+            .split(',')
+            .filter_map(|item| {
+                let mut parts = item.split(';');
+                let lang = Self::from_tag(parts.next()?)?;
+                let q = parts
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some((q, lang))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked.first().map_or(Self::En, |(_, l)| *l)
+    }
+
+    /// The texts of this language.
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Self::En => &EN,
+            Self::Ja => &JA,
+        }
+    }
+}
+
+/// Every string a page shows.
+#[derive(Debug)]
+pub struct Texts {
+    /// `lang` attribute of `<html>`.
+    pub html_lang: &'static str,
+    /// Product name line.
+    pub product: &'static str,
+    /// Login page title and heading.
+    pub login_title: &'static str,
+    /// Shown before the client's name.
+    pub continue_to: &'static str,
+    /// Email field label.
+    pub email_label: &'static str,
+    /// Password field label.
+    pub password_label: &'static str,
+    /// Submit button.
+    pub submit: &'static str,
+    /// One message for unknown email or wrong password.
+    pub bad_credentials: &'static str,
+    /// Both fields are required.
+    pub missing_fields: &'static str,
+    /// Error page title.
+    pub error_title: &'static str,
+    /// Advice under an error.
+    pub error_advice: &'static str,
+}
+
+static EN: Texts = Texts {
+    html_lang: "en",
+    product: "Sekimori",
+    login_title: "Sign in",
+    continue_to: "to continue to",
+    email_label: "Email",
+    password_label: "Password",
+    submit: "Sign in",
+    bad_credentials: "The email or password is incorrect.",
+    missing_fields: "Enter your email and password.",
+    error_title: "Something is not right",
+    error_advice: "Go back to the application you came from and try again. If this keeps happening, tell the application's developers.",
+};
+
+static JA: Texts = Texts {
+    html_lang: "ja",
+    product: "関守 Sekimori",
+    login_title: "ログイン",
+    continue_to: "続行先:",
+    email_label: "メールアドレス",
+    password_label: "パスワード",
+    submit: "ログイン",
+    bad_credentials: "メールアドレスまたはパスワードが正しくありません。",
+    missing_fields: "メールアドレスとパスワードを入力してください。",
+    error_title: "問題が発生しました",
+    error_advice: "元のアプリケーションに戻って、もう一度お試しください。繰り返し発生する場合は、アプリケーションの開発者にお知らせください。",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn ui_locales_wins_then_accept_language_by_quality() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("en;q=0.5, ja;q=0.9"),
+        );
+        assert_eq!(Lang::negotiate(None, &h), Lang::Ja);
+        assert_eq!(Lang::negotiate(Some("fr en-US"), &h), Lang::En);
+        assert_eq!(Lang::negotiate(None, &HeaderMap::new()), Lang::En);
+    }
+}

@@ -1,0 +1,179 @@
+//! The login page (OIDC Core §3.1.2.3: "the Authorization Server MUST attempt to authenticate
+//! the End-User"). Email + password, one generic message for any failure, CSRF-protected.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::headers::{form_action_source, html};
+use super::i18n::{Lang, Texts};
+use super::pages::{PageError, error_page};
+use super::session::{self, Sso};
+use crate::app::AppState;
+use crate::oauth::authorize::{AuthorizationRequest, issue_code};
+use crate::oauth::params::Params;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    t: &'a Texts,
+    action: &'a str,
+    client_name: &'a str,
+    request_id: &'a str,
+    csrf_token: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+    ui_locales: &'a str,
+}
+
+fn render(
+    state: &AppState,
+    lang: Lang,
+    req: &AuthorizationRequest,
+    request_id: &str,
+    csrf: &str,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let action = state.issuer.endpoint("/login");
+    let page = LoginPage {
+        t: lang.texts(),
+        action: &action,
+        client_name: &req.client_name,
+        request_id,
+        csrf_token: csrf,
+        email,
+        error,
+        ui_locales: match lang {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        },
+    };
+    match page.render() {
+        Ok(body) => html(
+            status,
+            body,
+            form_action_source(&req.redirect_uri).as_deref(),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "login template failed");
+            error_page(lang, PageError::Unavailable)
+        }
+    }
+}
+
+/// Shows the login form for a validated request (called from `/authorize`).
+pub async fn show_login(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    req: AuthorizationRequest,
+) -> Response {
+    let now = state.clock.now();
+    let csrf = session::csrf_token(session).await;
+    let email = req.login_hint.clone().unwrap_or_default();
+    let id = session::put_pending(session, req.clone(), now).await;
+    match (csrf, id) {
+        (Ok(csrf), Ok(id)) => render(state, lang, &req, &id, &csrf, &email, None, StatusCode::OK),
+        _ => error_page(lang, PageError::Unavailable),
+    }
+}
+
+/// `POST /login`: checks the CSRF token and the credentials, then finishes the waiting
+/// authorization request with a code redirect (303, so the browser follows with GET).
+pub async fn login_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    let lang = Lang::negotiate(params.get("ui_locales"), &headers);
+    let now = state.clock.now();
+    let Some(request_id) = params.get("request_id") else {
+        return error_page(lang, PageError::LoginExpired);
+    };
+    let Some(req) = session::get_pending(&session, request_id, now).await else {
+        return error_page(lang, PageError::LoginExpired);
+    };
+    if !session::csrf_ok(&session, params.get("csrf_token")).await {
+        tracing::warn!(client_id = %req.client_id, "login form with a bad CSRF token");
+        return error_page(lang, PageError::CsrfFailed);
+    }
+    let csrf = params.get("csrf_token").unwrap_or_default();
+    let email = params.get("email").unwrap_or_default().trim();
+    let Some(password) = params.get("password") else {
+        let t = lang.texts();
+        return render(
+            &state,
+            lang,
+            &req,
+            request_id,
+            csrf,
+            email,
+            Some(t.missing_fields),
+            StatusCode::OK,
+        );
+    };
+    if email.is_empty() {
+        let t = lang.texts();
+        return render(
+            &state,
+            lang,
+            &req,
+            request_id,
+            csrf,
+            email,
+            Some(t.missing_fields),
+            StatusCode::OK,
+        );
+    }
+    let user = match state.store.find_user_by_email(email).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "login: storage failure");
+            return error_page(lang, PageError::Unavailable);
+        }
+    };
+    let ok = state
+        .passwords
+        .verify(
+            password.to_owned(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await;
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!(client_id = %req.client_id, "login failed");
+        let t = lang.texts();
+        return render(
+            &state,
+            lang,
+            &req,
+            request_id,
+            csrf,
+            email,
+            Some(t.bad_credentials),
+            StatusCode::OK,
+        );
+    };
+    let sso = Sso {
+        sub: user.sub.clone(),
+        auth_time: now,
+    };
+    if session::log_in(&session, sso).await.is_err()
+        || session::remove_pending(&session, request_id).await.is_err()
+    {
+        return error_page(lang, PageError::Unavailable);
+    }
+    tracing::info!(sub = %user.sub, client_id = %req.client_id, "user logged in");
+    let mut res = issue_code(&state, &req, &user.sub, now).await;
+    // After a POST, 303 makes every browser follow with GET.
+    if res.status() == StatusCode::FOUND {
+        *res.status_mut() = StatusCode::SEE_OTHER;
+    }
+    res
+}

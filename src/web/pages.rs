@@ -1,0 +1,96 @@
+//! Human error pages: what went wrong in a sentence, what to do next, no stack traces.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::headers::html;
+use super::i18n::{Lang, Texts};
+
+/// Problems shown to the person in the browser instead of being redirected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageError {
+    /// `/authorize` without client_id.
+    MissingClientId,
+    /// client_id not registered.
+    UnknownClient,
+    /// `/authorize` without redirect_uri.
+    MissingRedirectUri,
+    /// redirect_uri not registered for the client (RFC 6749 §4.1.2.1: do not redirect).
+    UnregisteredRedirectUri,
+    /// client_id or redirect_uri repeated or malformed.
+    InvalidRequest,
+    /// The login form refers to a request this browser no longer has.
+    LoginExpired,
+    /// The form's CSRF token is missing or wrong.
+    CsrfFailed,
+    /// The database is unreachable.
+    Unavailable,
+}
+
+impl PageError {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::CsrfFailed => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A short explanation in `lang`.
+    pub fn message(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Self::MissingClientId, Lang::En) => {
+                "The application did not say who it is (client_id is missing)."
+            }
+            (Self::MissingClientId, Lang::Ja) => {
+                "アプリケーションが識別子 (client_id) を送信していません。"
+            }
+            (Self::UnknownClient, Lang::En) => {
+                "This application is not registered with this sign-in service."
+            }
+            (Self::UnknownClient, Lang::Ja) => "このアプリケーションは登録されていません。",
+            (Self::MissingRedirectUri, Lang::En) => {
+                "The application did not say where to return (redirect_uri is missing)."
+            }
+            (Self::MissingRedirectUri, Lang::Ja) => {
+                "アプリケーションが戻り先 (redirect_uri) を送信していません。"
+            }
+            (Self::UnregisteredRedirectUri, Lang::En) => {
+                "The return address (redirect_uri) is not registered for this application, so we will not send you there."
+            }
+            (Self::UnregisteredRedirectUri, Lang::Ja) => {
+                "戻り先 (redirect_uri) がこのアプリケーションに登録されていないため、移動しません。"
+            }
+            (Self::InvalidRequest, Lang::En) => "The sign-in request is malformed.",
+            (Self::InvalidRequest, Lang::Ja) => "ログイン要求の形式が正しくありません。",
+            (Self::LoginExpired, Lang::En) => "This sign-in attempt has expired.",
+            (Self::LoginExpired, Lang::Ja) => "このログイン操作は有効期限が切れました。",
+            (Self::CsrfFailed, Lang::En) => {
+                "The form could not be verified. Reload the page and try again."
+            }
+            (Self::CsrfFailed, Lang::Ja) => {
+                "フォームを検証できませんでした。ページを再読み込みしてもう一度お試しください。"
+            }
+            (Self::Unavailable, Lang::En) => "The sign-in service is temporarily unavailable.",
+            (Self::Unavailable, Lang::Ja) => "ログインサービスは一時的に利用できません。",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'a Texts,
+    message: &'a str,
+}
+
+/// Renders the error page for `e` with its status (400, 403 or 503).
+pub fn error_page(lang: Lang, e: PageError) -> Response {
+    let page = ErrorPage {
+        t: lang.texts(),
+        message: e.message(lang),
+    };
+    let body = page.render().unwrap_or_else(|_| e.message(lang).to_owned());
+    html(e.status(), body, None)
+}

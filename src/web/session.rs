@@ -1,0 +1,123 @@
+//! Typed values in the browser session (tower-sessions): the SSO login, the CSRF token, and
+//! authorization requests waiting for the user to log in.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::crypto::{constant_time_eq, random_token};
+use crate::oauth::authorize::AuthorizationRequest;
+
+const SSO_KEY: &str = "sso";
+const CSRF_KEY: &str = "csrf";
+const PENDING_KEY: &str = "pending";
+/// At most this many authorization requests wait in one browser (several tabs, several apps).
+const MAX_PENDING: usize = 8;
+/// A login form older than this (seconds) is refused as expired.
+pub const PENDING_TTL_SECS: i64 = 30 * 60;
+
+/// Who is logged in in this browser (OIDC Core §3.1.2.3).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Sso {
+    /// Subject identifier.
+    pub sub: String,
+    /// When the user authenticated (Unix seconds): the ID token's `auth_time`.
+    pub auth_time: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Pending {
+    created_at: i64,
+    request: AuthorizationRequest,
+}
+
+/// The logged-in user of this browser, if any.
+pub async fn sso(session: &Session) -> Option<Sso> {
+    session.get::<Sso>(SSO_KEY).await.ok().flatten()
+}
+
+/// Records a successful login. The session id changes first, so an id planted before login
+/// (session fixation) is worthless afterwards.
+pub async fn log_in(session: &Session, sso: Sso) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(SSO_KEY, sso).await
+}
+
+/// This session's CSRF token, created on first use (per-session synchronizer token).
+pub async fn csrf_token(session: &Session) -> Result<String, tower_sessions::session::Error> {
+    if let Some(t) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(t);
+    }
+    let t = random_token(32).map_err(|_| {
+        tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Backend(
+            "rng".into(),
+        ))
+    })?;
+    session.insert(CSRF_KEY, &t).await?;
+    Ok(t)
+}
+
+/// Whether `presented` equals this session's CSRF token (constant time).
+pub async fn csrf_ok(session: &Session, presented: Option<&str>) -> bool {
+    let Some(presented) = presented else {
+        return false;
+    };
+    match session.get::<String>(CSRF_KEY).await {
+        Ok(Some(expected)) => constant_time_eq(expected.as_bytes(), presented.as_bytes()),
+        _ => false,
+    }
+}
+
+/// Stores a validated request until the login form comes back; returns its id.
+pub async fn put_pending(
+    session: &Session,
+    request: AuthorizationRequest,
+    now: i64,
+) -> Result<String, tower_sessions::session::Error> {
+    let mut pending: HashMap<String, Pending> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    pending.retain(|_, p| now - p.created_at < PENDING_TTL_SECS);
+    while pending.len() >= MAX_PENDING {
+        let oldest = pending
+            .iter()
+            .min_by_key(|(_, p)| p.created_at)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => pending.remove(&k),
+            None => break,
+        };
+    }
+    let id = random_token(16).map_err(|_| {
+        tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Backend(
+            "rng".into(),
+        ))
+    })?;
+    pending.insert(
+        id.clone(),
+        Pending {
+            created_at: now,
+            request,
+        },
+    );
+    session.insert(PENDING_KEY, pending).await?;
+    Ok(id)
+}
+
+/// The waiting request `id`, if it exists and has not expired.
+pub async fn get_pending(session: &Session, id: &str, now: i64) -> Option<AuthorizationRequest> {
+    let pending: HashMap<String, Pending> = session.get(PENDING_KEY).await.ok().flatten()?;
+    pending
+        .get(id)
+        .filter(|p| now - p.created_at < PENDING_TTL_SECS)
+        .map(|p| p.request.clone())
+}
+
+/// Removes the waiting request `id` (it is being completed).
+pub async fn remove_pending(
+    session: &Session,
+    id: &str,
+) -> Result<(), tower_sessions::session::Error> {
+    let mut pending: HashMap<String, Pending> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    pending.remove(id);
+    session.insert(PENDING_KEY, pending).await
+}
