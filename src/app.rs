@@ -92,6 +92,20 @@ impl Application {
         serve: &ServeConfig,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(serve.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", serve.bind))?;
+        Self::build_on(listener, common, serve, clock).await
+    }
+
+    /// Like [`Self::build`], on a listener bound by the caller (tests bind port 0 first so the
+    /// issuer can name the real port).
+    pub async fn build_on(
+        listener: TcpListener,
+        common: &CommonConfig,
+        serve: &ServeConfig,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let issuer = Issuer::parse(&common.issuer).map_err(anyhow::Error::msg)?;
         let store = Store::connect(&common.database_url)
             .await
@@ -106,9 +120,6 @@ impl Application {
             tracing::info!(path = %path.display(), "no signing key found; generated an RSA-2048 key");
         }
         tracing::info!(kid = keys.active().kid(), "signing with key");
-        let listener = TcpListener::bind(serve.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", serve.bind))?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let passwords = PasswordChecker::new(cores).map_err(anyhow::Error::msg)?;
         let discovery = crate::oidc::discovery::Document::new(&issuer);

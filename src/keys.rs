@@ -331,11 +331,10 @@ pub fn generate_key_file(dir: &Path) -> Result<PathBuf, Error> {
     let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::Sign)?;
     let der = pair.as_der().map_err(|_| Error::Sign)?;
     let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec()));
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let path = dir.join(format!("rs256-{stamp}.pem"));
+    // Unique and sortable by creation; the random suffix avoids clashes between nodes.
+    let stamp = crate::clock::Clock::system().now();
+    let suffix = crate::crypto::random_token(6).map_err(|_| Error::Sign)?;
+    let path = dir.join(format!("rs256-{stamp}-{suffix}.pem"));
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)

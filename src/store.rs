@@ -148,15 +148,15 @@ fn create_sqlite_parent(database_url: &str) -> Result<()> {
     if path.is_empty() || path.starts_with(':') {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                Error::BadUrl(format!(
-                    "cannot create the database folder {}: {e}",
-                    parent.display()
-                ))
-            })?;
-        }
+    if let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Error::BadUrl(format!(
+                "cannot create the database folder {}: {e}",
+                parent.display()
+            ))
+        })?;
     }
     Ok(())
 }

@@ -73,13 +73,13 @@ pub async fn authenticate_client(
                 ));
             }
             // Many relying-party libraries also send client_id in the body; it must agree.
-            if let Some(body_id) = params.get("client_id") {
-                if body_id != id {
-                    return Err(TokenError::new(
-                        TokenErrorCode::InvalidRequest,
-                        "client_id does not match the authenticated client",
-                    ));
-                }
+            if let Some(body_id) = params.get("client_id")
+                && body_id != id
+            {
+                return Err(TokenError::new(
+                    TokenErrorCode::InvalidRequest,
+                    "client_id does not match the authenticated client",
+                ));
             }
             (id, Some(secret), AuthMethod::ClientSecretBasic)
         }

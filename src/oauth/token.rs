@@ -258,19 +258,18 @@ async fn grant_refresh_token(
         .map(|s| s.split(' ').filter(|s| !s.is_empty()).collect());
     // RFC 6749 §6: a narrower scope is allowed, a wider one is not. Checked before rotating so a
     // mistaken request does not cost the client its grant.
-    if let Some(requested) = &requested {
-        if let Some(original) = state
+    if let Some(requested) = &requested
+        && let Some(original) = state
             .store
             .refresh_token_scope(&hash, &client.client_id)
             .await?
-        {
-            let original: Vec<&str> = original.split(' ').collect();
-            if requested.iter().any(|s| !original.contains(s)) {
-                return Err(TokenError::new(
-                    TokenErrorCode::InvalidScope,
-                    "the requested scope exceeds the original grant",
-                ));
-            }
+    {
+        let original: Vec<&str> = original.split(' ').collect();
+        if requested.iter().any(|s| !original.contains(s)) {
+            return Err(TokenError::new(
+                TokenErrorCode::InvalidScope,
+                "the requested scope exceeds the original grant",
+            ));
         }
     }
     let row = match state

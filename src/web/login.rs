@@ -29,24 +29,28 @@ struct LoginPage<'a> {
     ui_locales: &'a str,
 }
 
+/// What the form carries from one attempt to the next.
+struct FormState<'a> {
+    request_id: &'a str,
+    csrf_token: &'a str,
+    email: &'a str,
+}
+
 fn render(
     state: &AppState,
     lang: Lang,
     req: &AuthorizationRequest,
-    request_id: &str,
-    csrf: &str,
-    email: &str,
+    form: FormState<'_>,
     error: Option<&str>,
-    status: StatusCode,
 ) -> Response {
     let action = state.issuer.endpoint("/login");
     let page = LoginPage {
         t: lang.texts(),
         action: &action,
         client_name: &req.client_name,
-        request_id,
-        csrf_token: csrf,
-        email,
+        request_id: form.request_id,
+        csrf_token: form.csrf_token,
+        email: form.email,
         error,
         ui_locales: match lang {
             Lang::En => "en",
@@ -54,8 +58,9 @@ fn render(
         },
     };
     match page.render() {
+        // 200 even after a failed attempt: the page is the answer a person needs.
         Ok(body) => html(
-            status,
+            StatusCode::OK,
             body,
             form_action_source(&req.redirect_uri).as_deref(),
         ),
@@ -78,7 +83,14 @@ pub async fn show_login(
     let email = req.login_hint.clone().unwrap_or_default();
     let id = session::put_pending(session, req.clone(), now).await;
     match (csrf, id) {
-        (Ok(csrf), Ok(id)) => render(state, lang, &req, &id, &csrf, &email, None, StatusCode::OK),
+        (Ok(csrf), Ok(id)) => {
+            let form = FormState {
+                request_id: &id,
+                csrf_token: &csrf,
+                email: &email,
+            };
+            render(state, lang, &req, form, None)
+        }
         _ => error_page(lang, PageError::Unavailable),
     }
 }
@@ -104,34 +116,17 @@ pub async fn login_post(
         tracing::warn!(client_id = %req.client_id, "login form with a bad CSRF token");
         return error_page(lang, PageError::CsrfFailed);
     }
-    let csrf = params.get("csrf_token").unwrap_or_default();
     let email = params.get("email").unwrap_or_default().trim();
-    let Some(password) = params.get("password") else {
-        let t = lang.texts();
-        return render(
-            &state,
-            lang,
-            &req,
-            request_id,
-            csrf,
-            email,
-            Some(t.missing_fields),
-            StatusCode::OK,
-        );
+    let form = FormState {
+        request_id,
+        csrf_token: params.get("csrf_token").unwrap_or_default(),
+        email,
     };
-    if email.is_empty() {
-        let t = lang.texts();
-        return render(
-            &state,
-            lang,
-            &req,
-            request_id,
-            csrf,
-            email,
-            Some(t.missing_fields),
-            StatusCode::OK,
-        );
-    }
+    let t = lang.texts();
+    let password = match params.get("password") {
+        Some(p) if !email.is_empty() => p,
+        _ => return render(&state, lang, &req, form, Some(t.missing_fields)),
+    };
     let user = match state.store.find_user_by_email(email).await {
         Ok(u) => u,
         Err(e) => {
@@ -148,17 +143,7 @@ pub async fn login_post(
         .await;
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(client_id = %req.client_id, "login failed");
-        let t = lang.texts();
-        return render(
-            &state,
-            lang,
-            &req,
-            request_id,
-            csrf,
-            email,
-            Some(t.bad_credentials),
-            StatusCode::OK,
-        );
+        return render(&state, lang, &req, form, Some(t.bad_credentials));
     };
     let sso = Sso {
         sub: user.sub.clone(),

@@ -1,1 +1,11 @@
+//! Integration tests: the real server on an ephemeral port, a fresh database per test, driven
+//! over HTTP as relying parties and browsers do.
 
+mod authorize;
+mod cli;
+mod discovery;
+mod flow;
+mod helpers;
+mod keys;
+mod token;
+mod userinfo;

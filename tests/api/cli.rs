@@ -1,0 +1,174 @@
+//! The command line as a person uses it: registration output, stdin passwords, readable errors.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::helpers::fresh_database_url;
+
+fn sekimori(db: &str, keys: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sekimori"));
+    cmd.env("DATABASE_URL", db)
+        .env("SEKIMORI_KEYS_DIR", keys)
+        .env_remove("SEKIMORI_ISSUER")
+        .env_remove("SEKIMORI_BIND");
+    cmd
+}
+
+#[tokio::test]
+async fn client_add_prints_credentials_once_and_user_add_reads_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fresh_database_url(dir.path()).await;
+    let out = sekimori(&db, dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "App",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--redirect-uri",
+            "https://app.example/cb2",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(v["client_id"].is_string());
+    assert!(v["client_secret"].as_str().is_some_and(|s| s.len() >= 43));
+
+    let out = sekimori(&db, dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "https://spa.example/cb",
+            "--public",
+        ])
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(v.get("client_secret").is_none());
+
+    let mut child = sekimori(&db, dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "Bob@Example.com",
+            "--name",
+            "Bob",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a good long password\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = sekimori(&db, dir.path())
+        .args(["user", "list"])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bob@example.com"));
+    let out = sekimori(&db, dir.path())
+        .args(["client", "list"])
+        .output()
+        .expect("run");
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(list.contains("public") && list.contains("confidential"));
+    assert!(
+        !list.contains(
+            v["client_id"]
+                .as_str()
+                .map(|_| "secret")
+                .unwrap_or("secret")
+        )
+    );
+}
+
+#[tokio::test]
+async fn client_add_rejects_fragment_redirect_uri() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fresh_database_url(dir.path()).await;
+    let out = sekimori(&db, dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "App",
+            "--redirect-uri",
+            "https://app.example/cb#frag",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("fragment"));
+}
+
+#[test]
+fn bad_database_url_is_one_readable_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = sekimori("mysql://nope", dir.path())
+        .args(["user", "list"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[tokio::test]
+async fn unreadable_key_and_port_in_use_are_readable_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fresh_database_url(dir.path()).await;
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).expect("mkdir");
+    std::fs::write(
+        keys.join("broken.pem"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write");
+    let out = sekimori(&db, &keys)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.pem"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let good_keys = dir.path().join("good");
+    let out = sekimori(&db, &good_keys)
+        .args(["serve", "--bind", &addr])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot listen on"), "{err}");
+}

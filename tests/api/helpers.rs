@@ -1,0 +1,369 @@
+//! `spawn_app`: the real server on an ephemeral port with a fresh database (SQLite, or a fresh
+//! PostgreSQL database when `TEST_DATABASE_URL` is set), seeded with a confidential client, a
+//! public client and a user; and a browser-like HTTP client (cookies on, redirects off).
+
+use std::sync::OnceLock;
+
+use reqwest::header::LOCATION;
+use reqwest::{Response, StatusCode};
+use sekimori::app::Application;
+use sekimori::clock::Clock;
+use sekimori::config::{CommonConfig, ServeConfig};
+use sekimori::store::Store;
+use sqlx::Connection;
+use url::Url;
+
+pub const USER_EMAIL: &str = "alice@example.com";
+pub const USER_NAME: &str = "Alice Liddell";
+pub const USER_PASSWORD: &str = "correct horse battery staple";
+pub const REDIRECT_URI: &str = "http://localhost:9999/callback";
+pub const PUBLIC_REDIRECT_URI: &str = "http://127.0.0.1:7777/cb";
+
+/// A client registered in the test database.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    /// The issuer (`http://127.0.0.1:PORT`).
+    pub issuer: String,
+    /// A browser: cookie store on, redirects off.
+    pub browser: reqwest::Client,
+    /// A relying party's HTTP client: no cookies, redirects off.
+    pub rp: reqwest::Client,
+    pub clock: Clock,
+    pub confidential: TestClient,
+    pub public: TestClient,
+    pub user_sub: String,
+    pub keys_dir: tempfile::TempDir,
+    _db_dir: tempfile::TempDir,
+    /// The PostgreSQL database to drop when the test ends, if any.
+    pg_cleanup: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Each test made its own PostgreSQL database; leave the server as we found it.
+        if let Some((admin_url, name)) = self.pg_cleanup.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut conn)
+                            .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// One RSA key for the whole test run: generating one per test costs time and proves nothing new.
+fn shared_key_pem() -> &'static str {
+    static PEM: OnceLock<String> = OnceLock::new();
+    PEM.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sekimori::keys::generate_key_file(dir.path()).expect("generate key");
+        std::fs::read_to_string(path).expect("read key")
+    })
+}
+
+/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!(
+                "sekimori_test_{}",
+                sekimori::crypto::random_token(9)
+                    .expect("rng")
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let mut url = Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+        _ => format!("sqlite://{}/sekimori.db?mode=rwc", dir.display()),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after letting the test adjust the keys folder (e.g. put its own key there).
+pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> TestApp {
+    let keys_dir = tempfile::tempdir().expect("tempdir");
+    let db_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(keys_dir.path().join("test-key.pem"), shared_key_pem()).expect("write key");
+    prepare_keys(keys_dir.path());
+    let database_url = fresh_database_url(db_dir.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let common = CommonConfig {
+        database_url: database_url.clone(),
+        keys_dir: keys_dir.path().to_owned(),
+        issuer: issuer.clone(),
+    };
+    let clock = Clock::system();
+    let app = Application::build_on(listener, &common, &ServeConfig::default(), clock.clone())
+        .await
+        .expect("build app");
+    let store = app.state().store.clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let user_sub = sekimori::cli::add_user(&store, USER_EMAIL, USER_NAME, USER_PASSWORD)
+        .await
+        .expect("seed user");
+    let confidential = register(&store, "Confidential <App>", REDIRECT_URI, false).await;
+    let public = register(&store, "Public SPA", PUBLIC_REDIRECT_URI, true).await;
+
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let rp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        issuer,
+        browser,
+        rp,
+        clock,
+        confidential,
+        public,
+        user_sub,
+        keys_dir,
+        _db_dir: db_dir,
+        pg_cleanup: std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .and_then(|admin| {
+                let name = Url::parse(&database_url)
+                    .ok()?
+                    .path()
+                    .trim_start_matches('/')
+                    .to_owned();
+                Some((admin, name))
+            }),
+    }
+}
+
+pub async fn register(store: &Store, name: &str, redirect_uri: &str, public: bool) -> TestClient {
+    let out = sekimori::cli::add_client(
+        store,
+        name,
+        &[redirect_uri.to_owned()],
+        public,
+        "openid profile email offline_access",
+        &[],
+    )
+    .await
+    .expect("seed client");
+    TestClient {
+        client_id: out["client_id"].as_str().expect("client_id").to_owned(),
+        client_secret: out["client_secret"].as_str().map(str::to_owned),
+        redirect_uri: redirect_uri.to_owned(),
+    }
+}
+
+/// The login form of a page: its action and every named input's value.
+pub struct LoginForm {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl LoginForm {
+    pub fn parse(html: &str) -> Self {
+        let doc = scraper::Html::parse_document(html);
+        let form_sel = scraper::Selector::parse("form").expect("selector");
+        let input_sel = scraper::Selector::parse("input[name]").expect("selector");
+        let form = doc.select(&form_sel).next().expect("page has a form");
+        let action = form.value().attr("action").expect("form action").to_owned();
+        let fields = form
+            .select(&input_sel)
+            .map(|i| {
+                (
+                    i.value().attr("name").unwrap_or_default().to_owned(),
+                    i.value().attr("value").unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        Self { action, fields }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.fields.retain(|(n, _)| n != name);
+        self.fields.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// Form-encodes pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// The query parameters of a redirect's `Location`.
+pub fn location_params(res: &Response) -> (Url, Vec<(String, String)>) {
+    let loc = res
+        .headers()
+        .get(LOCATION)
+        .expect("Location header")
+        .to_str()
+        .expect("ascii Location");
+    let url = Url::parse(loc).expect("absolute Location");
+    let pairs = url.query_pairs().into_owned().collect();
+    (url, pairs)
+}
+
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A fresh PKCE pair (verifier, S256 challenge).
+pub fn pkce_pair() -> (String, String) {
+    let verifier = sekimori::crypto::random_token(32).expect("rng");
+    let challenge = sekimori::crypto::b64url(&sekimori::crypto::sha256(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// The authorize URL for `client` with `extra` parameters (state, nonce, scope openid by default).
+    pub fn authorize_url(&self, client: &TestClient, extra: &[(&str, &str)]) -> String {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", &client.client_id),
+            ("redirect_uri", &client.redirect_uri),
+            ("scope", "openid profile email"),
+            ("state", "af0ifjsldkj"),
+            ("nonce", "n-0S6_WzA2Mj"),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(n, _)| n != k);
+            if !v.is_empty() {
+                pairs.push((k, v));
+            }
+        }
+        format!("{}?{}", self.url("/authorize"), form(&pairs))
+    }
+
+    pub async fn get_authorize(&self, client: &TestClient, extra: &[(&str, &str)]) -> Response {
+        self.browser
+            .get(self.authorize_url(client, extra))
+            .send()
+            .await
+            .expect("GET /authorize")
+    }
+
+    /// Submits a login form page with the given credentials.
+    pub async fn post_login(&self, login_page: &str, email: &str, password: &str) -> Response {
+        let form_data = LoginForm::parse(login_page)
+            .with("email", email)
+            .with("password", password);
+        let pairs: Vec<(&str, &str)> = form_data
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.browser
+            .post(&form_data.action)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&pairs))
+            .send()
+            .await
+            .expect("POST /login")
+    }
+
+    /// Drives authorize → login → redirect and returns the code (asserting the happy path).
+    pub async fn authorize_and_login(&self, client: &TestClient, extra: &[(&str, &str)]) -> String {
+        let page = self.get_authorize(client, extra).await;
+        let res = if page.status() == StatusCode::FOUND {
+            page
+        } else {
+            assert_eq!(page.status(), StatusCode::OK, "login page expected");
+            let html = page.text().await.expect("body");
+            let res = self.post_login(&html, USER_EMAIL, USER_PASSWORD).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "login should redirect");
+            res
+        };
+        let (url, pairs) = location_params(&res);
+        assert!(url.as_str().starts_with(&client.redirect_uri));
+        param(&pairs, "code").expect("code in redirect").to_owned()
+    }
+
+    /// POST /token with a form body and optional Basic credentials.
+    pub async fn post_token(
+        &self,
+        pairs: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Response {
+        let mut req = self
+            .rp
+            .post(self.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(pairs));
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.expect("POST /token")
+    }
+
+    /// Exchanges a code for the confidential client with Basic authentication.
+    pub async fn redeem(&self, code: &str, extra: &[(&str, &str)]) -> Response {
+        let mut pairs = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+        ];
+        pairs.extend_from_slice(extra);
+        let c = &self.confidential;
+        self.post_token(
+            &pairs,
+            Some((&c.client_id, c.client_secret.as_deref().unwrap_or_default())),
+        )
+        .await
+    }
+}
