@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -56,16 +57,54 @@ pub struct Inner {
     pub issuer: Issuer,
     /// The database.
     pub store: Store,
-    /// Signing and verification keys.
-    pub keys: KeySet,
+    /// Where the keys live (reloaded on SIGHUP and every [`KEY_RELOAD_SECS`]).
+    pub keys_dir: std::path::PathBuf,
+    /// Keys and the documents derived from them, swapped atomically on reload.
+    published: ArcSwap<Published>,
     /// The only source of time.
     pub clock: Clock,
     /// Lifetimes of what we issue.
     pub lifetimes: Lifetimes,
     /// argon2id verification, bounded.
     pub passwords: PasswordChecker,
-    /// The discovery document, serialized once at start.
+}
+
+/// The signing keys and the discovery document that advertises their algorithms.
+#[derive(Debug)]
+pub struct Published {
+    /// Signing and verification keys.
+    pub keys: KeySet,
+    /// The discovery document, serialized once per key load.
     pub discovery: crate::oidc::discovery::Document,
+}
+
+/// How often each node re-reads the key folder, in seconds (SIGHUP reloads at once).
+pub const KEY_RELOAD_SECS: u64 = 30;
+
+impl Inner {
+    /// The current keys and discovery document.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.load_full()
+    }
+
+    /// Re-reads the key folder if it changed. A folder that no longer loads keeps the old keys
+    /// (and logs why), so a half-copied key file cannot take the provider down.
+    pub fn reload_keys(&self, force: bool) {
+        let current = self.published();
+        if !force && !current.keys.folder_changed(&self.keys_dir) {
+            return;
+        }
+        match KeySet::load(&self.keys_dir) {
+            Ok(keys) if !keys.algs().is_empty() => {
+                let kids: Vec<&str> = keys.all().map(|k| k.kid()).collect();
+                tracing::info!(keys = ?kids, "signing keys reloaded");
+                let discovery = crate::oidc::discovery::Document::new(&self.issuer, &keys);
+                self.published.store(Arc::new(Published { keys, discovery }));
+            }
+            Ok(_) => tracing::error!("key folder has no usable key; keeping the previous keys"),
+            Err(e) => tracing::error!(error = %e, "cannot reload keys; keeping the previous keys"),
+        }
+    }
 }
 
 impl Deref for AppState {
@@ -116,21 +155,23 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
         let (keys, generated) = KeySet::load_or_generate(&common.keys_dir)
             .map_err(|e| anyhow::anyhow!("cannot load signing keys: {e}"))?;
-        if let Some(path) = generated {
-            tracing::info!(path = %path.display(), "no signing key found; generated an RSA-2048 key");
+        for path in generated {
+            tracing::info!(path = %path.display(), "generated a signing key");
         }
-        tracing::info!(kid = keys.active().kid(), "signing with key");
+        for k in keys.all() {
+            tracing::info!(kid = k.kid(), alg = %k.alg(), path = %k.path().display(), "signing key loaded");
+        }
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let passwords = PasswordChecker::new(cores).map_err(anyhow::Error::msg)?;
-        let discovery = crate::oidc::discovery::Document::new(&issuer);
+        let discovery = crate::oidc::discovery::Document::new(&issuer, &keys);
         let state = AppState(Arc::new(Inner {
             issuer,
             store,
-            keys,
+            keys_dir: common.keys_dir.clone(),
+            published: ArcSwap::from_pointee(Published { keys, discovery }),
             clock,
             lifetimes: Lifetimes::from(serve),
             passwords,
-            discovery,
         }));
         let router = router(state.clone());
         Ok(Self {
@@ -150,18 +191,49 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests. Meanwhile reloads
+    /// keys (periodically and on SIGHUP) and purges expired rows.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let background = tokio::spawn(background_tasks(self.state.clone()));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        background.abort();
+        served
+    }
+}
+
+/// Key reloads (every [`KEY_RELOAD_SECS`] and on SIGHUP) and housekeeping (hourly purge of
+/// expired rows; safe on several nodes at once).
+async fn background_tasks(state: AppState) {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut reload = tokio::time::interval(std::time::Duration::from_secs(KEY_RELOAD_SECS));
+    let mut purge = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        let hup_recv = async {
+            match hup.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = hup_recv => state.reload_keys(true),
+            _ = reload.tick() => state.reload_keys(false),
+            _ = purge.tick() => match state.store.purge_expired(state.clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged expired rows"),
+                Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
+            },
+        }
     }
 }
 
@@ -178,11 +250,20 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone());
     let path = state.issuer.path();
-    if path.is_empty() {
+    // RFC 8414 §3: the well-known segment goes between the host and the issuer's path.
+    let oauth_metadata = Router::new()
+        .route(
+            &format!("/.well-known/oauth-authorization-server{path}"),
+            get(crate::oidc::discovery::openid_configuration_get),
+        )
+        .layer(crate::web::headers::api_cors())
+        .with_state(state.clone());
+    let app = if path.is_empty() {
         inner
     } else {
         Router::new().nest(&path, inner)
-    }
+    };
+    app.merge(oauth_metadata)
 }
 
 /// Liveness: the process is up.

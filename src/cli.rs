@@ -10,6 +10,7 @@ use crate::app::Application;
 use crate::clock::Clock;
 use crate::config::{CommonConfig, ServeConfig};
 use crate::crypto::{random_token, sha256_hex};
+use crate::keys::Alg;
 use crate::store::{NewClient, NewUser, Store};
 
 /// Sekimori (関守): an OpenID Connect provider.
@@ -80,8 +81,16 @@ enum ClientCommand {
         #[arg(long, default_value = "openid profile email offline_access")]
         scope: String,
         /// Grant types; repeatable; replaces the default `authorization_code refresh_token`.
+        /// Also: `client_credentials` (confidential clients only) and `password` (the legacy
+        /// grant, RFC 9700 §2.4 says not to use it: only for migrating old applications).
         #[arg(long = "grant-type")]
         grant_types: Vec<String>,
+        /// ID token signing algorithm (`id_token_signed_response_alg`): RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        id_token_alg: String,
+        /// Access token signing algorithm: RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        access_token_alg: String,
     },
     /// List clients.
     List,
@@ -91,8 +100,27 @@ enum ClientCommand {
 enum KeysCommand {
     /// Print the public JWK (with kid, alg, use) of a PEM private key.
     Jwk {
-        /// Path to a PEM private key (PKCS#1 or PKCS#8).
+        /// Path to a PEM private key (RSA PKCS#1/PKCS#8, P-256 SEC1/PKCS#8, Ed25519 PKCS#8).
         path: std::path::PathBuf,
+    },
+    /// Add a new key to the key folder; it signs from the next reload (SIGHUP, or within 30 s).
+    Rotate {
+        /// Algorithm of the new key: RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// List the keys in the key folder (newest first; the first of each algorithm signs).
+    List,
+    /// Delete keys that no longer sign and whose successor has signed for longer than any token
+    /// lives, so nothing they signed can still be valid.
+    Prune {
+        /// How long a replaced key stays published after its successor appeared, in seconds.
+        /// Must cover the longest access/ID token lifetime plus the reload interval.
+        #[arg(long, default_value_t = 3600 + 300)]
+        retain_secs: i64,
+        /// Only print what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -135,10 +163,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             public,
             scope,
             grant_types,
+            id_token_alg,
+            access_token_alg,
         }) => {
+            let registration = ClientRegistration {
+                name,
+                redirect_uris,
+                public,
+                scope,
+                grant_types,
+                id_token_alg: parse_alg(&id_token_alg)?,
+                access_token_alg: parse_alg(&access_token_alg)?,
+            };
             let store = open_store(&cli.common).await?;
-            let out =
-                add_client(&store, &name, &redirect_uris, public, &scope, &grant_types).await?;
+            let out = add_client(&store, &registration).await?;
             println!("{out}");
             Ok(())
         }
@@ -162,6 +200,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Jwk { path }) => {
             let jwk = crate::keys::jwk_of_file(&path)?;
             println!("{}", serde_json::to_string_pretty(&jwk)?);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let alg = parse_alg(&alg)?;
+            std::fs::create_dir_all(&cli.common.keys_dir)
+                .with_context(|| format!("cannot create {}", cli.common.keys_dir.display()))?;
+            let path = crate::keys::generate_key_file(&cli.common.keys_dir, alg)?;
+            let jwk = crate::keys::jwk_of_file(&path)?;
+            eprintln!(
+                "new {alg} key {} (kid {}); running servers sign with it after their next reload \
+                 (SIGHUP, or within {} s)",
+                path.display(),
+                jwk.kid,
+                crate::app::KEY_RELOAD_SECS
+            );
+            println!("{}", serde_json::json!({"kid": jwk.kid, "alg": alg.as_str(), "path": path}));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            let keys = crate::keys::KeySet::load(&cli.common.keys_dir)?;
+            for k in keys.all() {
+                let active = keys.active(k.alg()).is_some_and(|a| a.kid() == k.kid());
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.alg(),
+                    k.kid(),
+                    if active { "signing" } else { "verify-only" },
+                    k.path().display()
+                );
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Prune {
+            retain_secs,
+            dry_run,
+        }) => {
+            let keys = crate::keys::KeySet::load(&cli.common.keys_dir)?;
+            let now = Clock::system().now();
+            for path in crate::keys::prunable(&keys, now, retain_secs) {
+                if dry_run {
+                    println!("would delete {}", path.display());
+                } else {
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("cannot delete {}", path.display()))?;
+                    println!("deleted {}", path.display());
+                }
+            }
             Ok(())
         }
     }
@@ -212,24 +297,62 @@ pub async fn add_user(
 }
 
 /// Grant types a client can be registered for.
-pub const KNOWN_GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+pub const KNOWN_GRANT_TYPES: &[&str] = crate::oidc::discovery::GRANT_TYPES_SUPPORTED;
+
+fn parse_alg(s: &str) -> anyhow::Result<Alg> {
+    Alg::parse(s).ok_or_else(|| {
+        anyhow::anyhow!("unknown algorithm {s:?}; supported: RS256, ES256, EdDSA")
+    })
+}
+
+/// What `client add` registers.
+#[derive(Clone, Debug)]
+pub struct ClientRegistration {
+    /// Display name.
+    pub name: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// A public client (no secret, PKCE required).
+    pub public: bool,
+    /// Allowed scopes, space-separated.
+    pub scope: String,
+    /// Allowed grant types (empty: `authorization_code refresh_token`).
+    pub grant_types: Vec<String>,
+    /// ID token algorithm.
+    pub id_token_alg: Alg,
+    /// Access token algorithm.
+    pub access_token_alg: Alg,
+}
+
+impl ClientRegistration {
+    /// A confidential (or public) client with the defaults of `client add`.
+    pub fn new(name: &str, redirect_uris: &[String], public: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            redirect_uris: redirect_uris.to_vec(),
+            public,
+            scope: "openid profile email offline_access".into(),
+            grant_types: Vec::new(),
+            id_token_alg: Alg::RS256,
+            access_token_alg: Alg::RS256,
+        }
+    }
+}
+
+/// Whether `s` is an RFC 6749 §3.3 scope-token (`%x21 / %x23-5B / %x5D-7E`, at least one).
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
 
 /// Registers a client; returns the JSON to print (`client_id`, and `client_secret` unless public).
 ///
-/// Errors: a redirect URI that is not absolute or carries a fragment (RFC 6749 §3.1.2), an
-/// unknown scope or grant type.
-pub async fn add_client(
-    store: &Store,
-    name: &str,
-    redirect_uris: &[String],
-    public: bool,
-    scope: &str,
-    grant_types: &[String],
-) -> anyhow::Result<serde_json::Value> {
-    if name.trim().is_empty() {
+/// Errors: a redirect URI that is not absolute or carries a fragment (RFC 6749 §3.1.2), a
+/// malformed scope, an unknown grant type, or client_credentials for a public client.
+pub async fn add_client(store: &Store, r: &ClientRegistration) -> anyhow::Result<serde_json::Value> {
+    if r.name.trim().is_empty() {
         bail!("--name must not be empty");
     }
-    for uri in redirect_uris {
+    for uri in &r.redirect_uris {
         let parsed = url::Url::parse(uri)
             .with_context(|| format!("redirect URI {uri:?} is not an absolute URI"))?;
         if parsed.fragment().is_some() {
@@ -243,19 +366,14 @@ pub async fn add_client(
             );
         }
     }
-    let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
-    for s in &scopes {
-        if !crate::oidc::discovery::SCOPES_SUPPORTED.contains(&s.as_str()) {
-            bail!(
-                "unknown scope {s:?}; supported: {}",
-                crate::oidc::discovery::SCOPES_SUPPORTED.join(" ")
-            );
-        }
+    let scopes: Vec<String> = r.scope.split_whitespace().map(str::to_owned).collect();
+    if let Some(bad) = scopes.iter().find(|s| !is_scope_token(s)) {
+        bail!("{bad:?} is not a valid scope (RFC 6749 §3.3)");
     }
-    let grant_types: Vec<String> = if grant_types.is_empty() {
+    let grant_types: Vec<String> = if r.grant_types.is_empty() {
         vec!["authorization_code".into(), "refresh_token".into()]
     } else {
-        grant_types.to_vec()
+        r.grant_types.clone()
     };
     for g in &grant_types {
         if !KNOWN_GRANT_TYPES.contains(&g.as_str()) {
@@ -265,22 +383,33 @@ pub async fn add_client(
             );
         }
     }
-    let client_id =
-        random_token(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
-    let secret = if public {
+    if r.public && grant_types.iter().any(|g| g == "client_credentials") {
+        bail!("a public client cannot use client_credentials (RFC 6749 §4.4)");
+    }
+    if grant_types.iter().any(|g| g == "password") {
+        eprintln!(
+            "warning: the password grant exposes user passwords to the client; RFC 9700 §2.4 says it \
+             MUST NOT be used. Enable it only to migrate an existing application."
+        );
+    }
+    let rng = || anyhow::anyhow!("the OS random generator failed");
+    let client_id = random_token(16).map_err(|_| rng())?;
+    let secret = if r.public {
         None
     } else {
-        Some(random_token(32).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?)
+        Some(random_token(32).map_err(|_| rng())?)
     };
     let secret_hash = secret.as_deref().map(sha256_hex);
     store
         .create_client(NewClient {
             client_id: &client_id,
-            name: name.trim(),
+            name: r.name.trim(),
             secret_hash: secret_hash.as_deref(),
-            redirect_uris,
+            redirect_uris: &r.redirect_uris,
             scope: &scopes,
             grant_types: &grant_types,
+            id_token_alg: r.id_token_alg,
+            access_token_alg: r.access_token_alg,
             now: Clock::system().now(),
         })
         .await?;
@@ -327,11 +456,7 @@ async fn seed_demo(store: &Store, issuer: &str) -> anyhow::Result<()> {
     let redirect = "http://localhost:9999/callback".to_owned();
     let client = add_client(
         store,
-        "Demo app",
-        std::slice::from_ref(&redirect),
-        false,
-        "openid profile email offline_access",
-        &[],
+        &ClientRegistration::new("Demo app", std::slice::from_ref(&redirect), false),
     )
     .await?;
     let client_id = client["client_id"].as_str().unwrap_or_default();

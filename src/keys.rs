@@ -15,7 +15,9 @@ use std::sync::Arc;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -41,41 +43,106 @@ pub enum Error {
         /// What is wrong, for a person.
         reason: String,
     },
-    /// Signing failed inside the crypto library.
+    /// Signing or key generation failed inside the crypto library.
     #[error("signing failed")]
     Sign,
+    /// No key in the folder signs with this algorithm.
+    #[error("no {0} key in the key folder")]
+    NoKey(Alg),
     /// A JSON value could not be serialized.
     #[error("serialization failed: {0}")]
     Json(#[from] serde_json::Error),
 }
 
-/// A public key as a JWK (RFC 7517 §4, RFC 7518 §6.3.1).
+/// A signing algorithm we support (RFC 7518 §3.1; EdDSA per RFC 8037 §3.1 with Ed25519).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256: the default, understood by every relying party.
+    RS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl Alg {
+    /// Every supported algorithm, default first.
+    pub const ALL: [Alg; 3] = [Alg::RS256, Alg::ES256, Alg::EdDSA];
+
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE `alg` name (exact, case-sensitive as RFC 7515 §4.1.1 requires).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    fn jsonwebtoken(self) -> Algorithm {
+        match self {
+            Self::RS256 => Algorithm::RS256,
+            Self::ES256 => Algorithm::ES256,
+            Self::EdDSA => Algorithm::EdDSA,
+        }
+    }
+}
+
+impl std::fmt::Display for Alg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A public key as a JWK (RFC 7517 §4; RSA and EC members per RFC 7518 §6, OKP per RFC 8037 §2).
 ///
-/// Shape: `{"kty":"RSA","use":"sig","alg":"RS256","kid":…,"n":…,"e":…}`, `n` and `e` base64url.
+/// Shape: `{"kty","use":"sig","alg","kid", "n","e" | "crv","x","y" | "crv","x"}`, values base64url.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Jwk {
-    /// Key type, always `RSA` for now.
+    /// Key type: `RSA`, `EC` or `OKP`.
     pub kty: String,
     /// Public key use: `sig`.
     #[serde(rename = "use")]
     pub use_: String,
-    /// The algorithm this key signs with: `RS256`.
+    /// The algorithm this key signs with.
     pub alg: String,
     /// Key id: the RFC 7638 thumbprint.
     pub kid: String,
-    /// Modulus, base64url (big-endian, no leading zeros).
-    pub n: String,
-    /// Public exponent, base64url.
-    pub e: String,
+    /// RSA modulus.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub n: Option<String>,
+    /// RSA public exponent.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub e: Option<String>,
+    /// Curve: `P-256` or `Ed25519`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crv: Option<String>,
+    /// EC x coordinate, or the Ed25519 public key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x: Option<String>,
+    /// EC y coordinate.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub y: Option<String>,
 }
 
-/// One RSA signing key, parsed once.
+enum Pair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// One signing key, parsed once.
 pub struct SigningKey {
     kid: String,
-    pair: RsaKeyPair,
+    alg: Alg,
+    pair: Pair,
     jwk: Jwk,
     decoding: DecodingKey,
-    /// When the key file was last modified (Unix seconds): the newest key signs.
+    /// When the key file was last modified (Unix seconds): the newest key of an algorithm signs.
     modified: i64,
     path: PathBuf,
 }
@@ -84,63 +151,116 @@ impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
+            .field("alg", &self.alg)
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
-    /// Parses a PEM private key: PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa` writes) or
-    /// PKCS#8 (`BEGIN PRIVATE KEY`).
+    /// Parses a PEM private key: RSA in PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa
+    /// -traditional` writes) or PKCS#8 (`BEGIN PRIVATE KEY`); P-256 in SEC1 (`BEGIN EC PRIVATE
+    /// KEY`, with or without an `EC PARAMETERS` block) or PKCS#8; Ed25519 in PKCS#8.
     ///
-    /// Errors: [`Error::BadKey`] for other PEM types, encrypted keys, or keys aws-lc-rs rejects
-    /// (for example, shorter than 2048 bits).
+    /// Errors: [`Error::BadKey`] for other PEM types, encrypted keys, other curves, or keys
+    /// aws-lc-rs rejects (for example RSA shorter than 2048 bits).
     pub fn from_pem(path: &Path, text: &str) -> Result<Self, Error> {
         let bad = |reason: String| Error::BadKey {
             path: path.to_owned(),
             reason,
         };
-        let block = pem::parse(text).map_err(|e| bad(format!("not a PEM file ({e})")))?;
+        let blocks = pem::parse_many(text).map_err(|e| bad(format!("not a PEM file ({e})")))?;
+        let block = blocks
+            .iter()
+            .find(|b| b.tag().ends_with("PRIVATE KEY"))
+            .ok_or_else(|| bad("no private key in the file".into()))?;
+        let der = block.contents();
+        let unusable = |e: aws_lc_rs::error::KeyRejected| bad(format!("not a usable private key ({e})"));
         let pair = match block.tag() {
-            "RSA PRIVATE KEY" => RsaKeyPair::from_der(block.contents()),
-            "PRIVATE KEY" => RsaKeyPair::from_pkcs8(block.contents()),
+            "RSA PRIVATE KEY" => Pair::Rsa(RsaKeyPair::from_der(der).map_err(unusable)?),
+            "EC PRIVATE KEY" => Pair::Ec(
+                EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|_| bad("only P-256 EC keys are supported (ES256)".into()))?,
+            ),
+            "PRIVATE KEY" => {
+                if let Ok(k) = RsaKeyPair::from_pkcs8(der) {
+                    Pair::Rsa(k)
+                } else if let Ok(k) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
+                    Pair::Ec(k)
+                } else if let Ok(k) = Ed25519KeyPair::from_pkcs8(der) {
+                    Pair::Ed(k)
+                } else {
+                    return Err(bad(
+                        "not an RSA (2048+ bits), P-256 or Ed25519 private key".into(),
+                    ));
+                }
+            }
             "ENCRYPTED PRIVATE KEY" => {
                 return Err(bad(
                     "encrypted private keys are not supported; decrypt it with `openssl pkey`"
                         .into(),
                 ));
             }
-            other => return Err(bad(format!("expected an RSA private key, found {other:?}"))),
-        }
-        .map_err(|e| bad(format!("not a usable RSA private key ({e})")))?;
-        Self::from_pair(pair, path.to_owned(), 0)
+            other => return Err(bad(format!("unsupported key type {other:?}"))),
+        };
+        Self::from_pair(pair, path.to_owned())
     }
 
-    fn from_pair(pair: RsaKeyPair, path: PathBuf, modified: i64) -> Result<Self, Error> {
-        let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-        let n = b64url(strip_leading_zeros(&components.n));
-        let e = b64url(strip_leading_zeros(&components.e));
-        // RFC 7638 §3.2: the required members in lexicographic order, no whitespace.
-        let thumbprint_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-        let kid = b64url(&sha256(thumbprint_input.as_bytes()));
-        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|err| Error::BadKey {
+    fn from_pair(pair: Pair, path: PathBuf) -> Result<Self, Error> {
+        let bad_public = |err: jsonwebtoken::errors::Error| Error::BadKey {
             path: path.clone(),
             reason: format!("public key unusable for verification ({err})"),
-        })?;
+        };
+        // RFC 7638 §3.2: the required members in lexicographic order, no whitespace.
+        let (alg, jwk_members, thumbprint_input, decoding) = match &pair {
+            Pair::Rsa(k) => {
+                let c = PublicKeyComponents::<Vec<u8>>::from(k.public_key());
+                let n = b64url(strip_leading_zeros(&c.n));
+                let e = b64url(strip_leading_zeros(&c.e));
+                let input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+                let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(bad_public)?;
+                (Alg::RS256, ("RSA", Some(n), Some(e), None, None, None), input, decoding)
+            }
+            Pair::Ec(k) => {
+                // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+                let point = k.public_key().as_ref();
+                let (x, y) = (b64url(&point[1..33]), b64url(&point[33..65]));
+                let input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+                let decoding = DecodingKey::from_ec_components(&x, &y).map_err(bad_public)?;
+                (
+                    Alg::ES256,
+                    ("EC", None, None, Some("P-256"), Some(x), Some(y)),
+                    input,
+                    decoding,
+                )
+            }
+            Pair::Ed(k) => {
+                let x = b64url(k.public_key().as_ref());
+                let input = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+                let decoding = DecodingKey::from_ed_components(&x).map_err(bad_public)?;
+                (Alg::EdDSA, ("OKP", None, None, Some("Ed25519"), Some(x), None), input, decoding)
+            }
+        };
+        let kid = b64url(&sha256(thumbprint_input.as_bytes()));
+        let (kty, n, e, crv, x, y) = jwk_members;
         let jwk = Jwk {
-            kty: "RSA".into(),
+            kty: kty.into(),
             use_: "sig".into(),
-            alg: "RS256".into(),
+            alg: alg.as_str().into(),
             kid: kid.clone(),
             n,
             e,
+            crv: crv.map(str::to_owned),
+            x,
+            y,
         };
         Ok(Self {
             kid,
+            alg,
             pair,
             jwk,
             decoding,
-            modified,
+            modified: 0,
             path,
         })
     }
@@ -150,37 +270,56 @@ impl SigningKey {
         &self.kid
     }
 
+    /// The algorithm this key signs with.
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+
+    /// The key file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// When the key file was last modified (Unix seconds).
+    pub fn modified(&self) -> i64 {
+        self.modified
+    }
+
     /// The public half as a JWK.
     pub fn jwk(&self) -> &Jwk {
         &self.jwk
     }
 
-    /// Signs `header.claims` as a compact JWS (RFC 7515 §7.1) with RS256.
+    /// Signs `header.claims` as a compact JWS (RFC 7515 §7.1) with this key's algorithm.
     ///
     /// `typ` is the JOSE `typ` header: `JWT` for ID tokens, `at+jwt` for access tokens (RFC 9068 §2.1).
     pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, Error> {
-        let header = serde_json::json!({"alg": "RS256", "typ": typ, "kid": self.kid});
+        let header = serde_json::json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
         let mut jws = b64url(&serde_json::to_vec(&header)?);
         jws.push('.');
         jws.push_str(&b64url(&serde_json::to_vec(claims)?));
-        let mut signature = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                jws.as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| Error::Sign)?;
+        let signature = match &self.pair {
+            Pair::Rsa(k) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), jws.as_bytes(), &mut sig)
+                    .map_err(|_| Error::Sign)?;
+                sig
+            }
+            Pair::Ec(k) => k
+                .sign(&SystemRandom::new(), jws.as_bytes())
+                .map_err(|_| Error::Sign)?
+                .as_ref()
+                .to_vec(),
+            Pair::Ed(k) => k
+                .try_sign(jws.as_bytes())
+                .map_err(|_| Error::Sign)?
+                .as_ref()
+                .to_vec(),
+        };
         jws.push('.');
         jws.push_str(&b64url(&signature));
         Ok(jws)
     }
-}
-
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
 }
 
 /// Why a presented JWT was not accepted. Deliberately coarse: the caller answers
@@ -192,50 +331,58 @@ pub enum VerifyError {
     Rejected(&'static str),
 }
 
-/// All keys in the key folder: the newest signs, all verify and are published.
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// All keys in the key folder: the newest key of each algorithm signs; all are published and
+/// verify.
 #[derive(Debug)]
 pub struct KeySet {
     keys: Vec<Arc<SigningKey>>,
     jwks_json: Vec<u8>,
     jwks_etag: String,
+    /// What the folder looked like when loaded: (file name, mtime), to notice changes cheaply.
+    fingerprint: Vec<(PathBuf, i64)>,
 }
 
 impl KeySet {
-    /// Loads every private key (`*.pem`) in `dir`; if there is none, generates an RSA-2048 key there
-    /// (PKCS#8 PEM, mode 0600). Returns the set and the path of a key generated now, if any.
+    /// Loads every private key (`*.pem`) in `dir`, first generating a key for each supported
+    /// algorithm that has none (RSA-2048, P-256, Ed25519; PKCS#8 PEM, mode 0600). Returns the set
+    /// and the paths of the keys generated now.
     ///
     /// Errors: the folder cannot be created or read, or a file that claims to be a private key is
     /// unusable ([`Error::BadKey`]); files holding only public keys or certificates are skipped.
-    pub fn load_or_generate(dir: &Path) -> Result<(Self, Option<PathBuf>), Error> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io { path, source }
-        };
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut keys = Self::load_dir(dir)?;
-        let mut generated = None;
-        if keys.is_empty() {
-            let path = generate_key_file(dir)?;
-            let text = fs::read_to_string(&path).map_err(io(&path))?;
-            keys.push(SigningKey::from_pem(&path, &text)?);
-            generated = Some(path);
+    pub fn load_or_generate(dir: &Path) -> Result<(Self, Vec<PathBuf>), Error> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let existing = Self::load(dir)?;
+        let mut generated = Vec::new();
+        for alg in Alg::ALL {
+            if existing.active(alg).is_none() {
+                generated.push(generate_key_file(dir, alg)?);
+            }
         }
-        Ok((Self::from_keys(keys)?, generated))
+        if generated.is_empty() {
+            Ok((existing, generated))
+        } else {
+            Ok((Self::load(dir)?, generated))
+        }
     }
 
-    fn load_dir(dir: &Path) -> Result<Vec<SigningKey>, Error> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io { path, source }
-        };
+    /// Loads every private key in `dir` without generating any.
+    ///
+    /// Errors: as [`Self::load_or_generate`].
+    pub fn load(dir: &Path) -> Result<Self, Error> {
         let mut keys = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io(dir))? {
-            let entry = entry.map_err(io(dir))?;
+        let mut fingerprint = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("pem") {
                 continue;
             }
-            let text = fs::read_to_string(&path).map_err(io(&path))?;
+            let text = fs::read_to_string(&path).map_err(io_err(&path))?;
             if !text.contains("PRIVATE KEY-----") {
                 // A public key or certificate beside the private key (the tutorial kept one).
                 continue;
@@ -249,31 +396,76 @@ impl KeySet {
                 .unwrap_or(0);
             let mut key = SigningKey::from_pem(&path, &text)?;
             key.modified = modified;
+            fingerprint.push((path, modified));
             keys.push(key);
         }
-        Ok(keys)
-    }
-
-    fn from_keys(mut keys: Vec<SigningKey>) -> Result<Self, Error> {
+        fingerprint.sort();
         // Newest first; ties broken by file name so every node sharing the folder agrees.
         keys.sort_by(|a, b| b.modified.cmp(&a.modified).then(b.path.cmp(&a.path)));
-        keys.dedup_by(|a, b| a.kid == b.kid);
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert(k.kid.clone()));
         let jwks = serde_json::json!({
             "keys": keys.iter().map(|k| &k.jwk).collect::<Vec<_>>()
         });
         let jwks_json = serde_json::to_vec(&jwks)?;
-        let jwks_etag = format!("\"{}\"", &crate::crypto::b64url(&sha256(&jwks_json))[..22]);
+        let jwks_etag = format!("\"{}\"", &b64url(&sha256(&jwks_json))[..22]);
         Ok(Self {
             keys: keys.into_iter().map(Arc::new).collect(),
             jwks_json,
             jwks_etag,
+            fingerprint,
         })
     }
 
-    /// The key that signs new tokens.
-    pub fn active(&self) -> &SigningKey {
-        // from_keys is only called with at least one key.
-        &self.keys[0]
+    /// Whether the folder's `*.pem` files (names or modification times) differ from this set's.
+    pub fn folder_changed(&self, dir: &Path) -> bool {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return false;
+        };
+        let mut now: Vec<(PathBuf, i64)> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().and_then(|x| x.to_str()) == Some("pem"))
+            .filter(|e| {
+                fs::read_to_string(e.path()).is_ok_and(|t| t.contains("PRIVATE KEY-----"))
+            })
+            .map(|e| {
+                let m = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+                    .unwrap_or(0);
+                (e.path(), m)
+            })
+            .collect();
+        now.sort();
+        now != self.fingerprint
+    }
+
+    /// The key that signs new tokens with `alg`, if the folder has one.
+    pub fn active(&self, alg: Alg) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.alg == alg).map(Arc::as_ref)
+    }
+
+    /// Every key, newest first.
+    pub fn all(&self) -> impl Iterator<Item = &SigningKey> {
+        self.keys.iter().map(Arc::as_ref)
+    }
+
+    /// The algorithms we can sign with, in [`Alg::ALL`] order.
+    pub fn algs(&self) -> Vec<Alg> {
+        Alg::ALL
+            .into_iter()
+            .filter(|a| self.active(*a).is_some())
+            .collect()
+    }
+
+    /// Signs with the active key of `alg`.
+    ///
+    /// Errors: [`Error::NoKey`] when the folder has no key for `alg`.
+    pub fn sign<C: Serialize>(&self, alg: Alg, typ: &str, claims: &C) -> Result<String, Error> {
+        self.active(alg).ok_or(Error::NoKey(alg))?.sign(typ, claims)
     }
 
     /// The JWK Set document (RFC 7517 §5), serialized once.
@@ -286,9 +478,11 @@ impl KeySet {
         &self.jwks_etag
     }
 
-    /// Verifies a compact JWS we issued: `alg` must be RS256 (no `none`, no HS*), `typ` must equal
-    /// `expected_typ` (case-insensitive, RFC 9068 §4), `kid` must name one of our keys, and the
-    /// signature must hold. Time and audience checks are the caller's (they need our clock).
+    /// Verifies a compact JWS we issued: `kid` must name one of our keys and `alg` must be that
+    /// key's algorithm (so no `none`, no HS*, no algorithm confusion), `typ` must equal
+    /// `expected_typ` (case-insensitive, RFC 9068 §4), and the signature must hold. The key is
+    /// chosen by `kid` alone; there is no "try every key". Time and audience checks are the
+    /// caller's (they need our clock).
     pub fn verify<C: DeserializeOwned>(
         &self,
         token: &str,
@@ -296,9 +490,6 @@ impl KeySet {
     ) -> Result<C, VerifyError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| VerifyError::Rejected("malformed header"))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(VerifyError::Rejected("algorithm not allowed"));
-        }
         let typ_ok = header
             .typ
             .as_deref()
@@ -315,7 +506,10 @@ impl KeySet {
             .iter()
             .find(|k| k.kid == kid)
             .ok_or(VerifyError::Rejected("unknown kid"))?;
-        let mut validation = Validation::new(Algorithm::RS256);
+        if header.alg != key.alg.jsonwebtoken() {
+            return Err(VerifyError::Rejected("algorithm not allowed"));
+        }
+        let mut validation = Validation::new(key.alg.jsonwebtoken());
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
@@ -326,39 +520,73 @@ impl KeySet {
     }
 }
 
-/// Writes a new RSA-2048 PKCS#8 key into `dir` with mode 0600 and returns its path.
-pub fn generate_key_file(dir: &Path) -> Result<PathBuf, Error> {
-    let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::Sign)?;
-    let der = pair.as_der().map_err(|_| Error::Sign)?;
-    let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec()));
-    // Unique and sortable by creation; the random suffix avoids clashes between nodes.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes a new private key for `alg` into `dir` (PKCS#8 PEM, mode 0600) and returns its path.
+/// RSA keys are 2048 bits.
+///
+/// Errors: [`Error::Io`] if the file cannot be written.
+pub fn generate_key_file(dir: &Path, alg: Alg) -> Result<PathBuf, Error> {
+    let der = match alg {
+        Alg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
+            .and_then(|k| k.as_der())
+            .map(|d| d.as_ref().to_vec()),
+        Alg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .and_then(|k| k.to_pkcs8v1())
+            .map(|d| d.as_ref().to_vec()),
+        Alg::EdDSA => Ed25519KeyPair::generate()
+            .and_then(|k| k.to_pkcs8v1())
+            .map(|d| d.as_ref().to_vec()),
+    }
+    .map_err(|_| Error::Sign)?;
+    let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
+    // Sortable by creation; the random suffix avoids clashes between nodes sharing the folder.
     let stamp = crate::clock::Clock::system().now();
     let suffix = crate::crypto::random_token(6).map_err(|_| Error::Sign)?;
-    let path = dir.join(format!("rs256-{stamp}-{suffix}.pem"));
+    let path = dir.join(format!(
+        "{}-{stamp}-{suffix}.pem",
+        alg.as_str().to_lowercase()
+    ));
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-    file.write_all(text.as_bytes())
-        .map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(io_err(&path))?;
+    file.write_all(text.as_bytes()).map_err(io_err(&path))?;
     Ok(path)
+}
+
+/// Key files that may be deleted at `now`: not the signing key of their algorithm, and replaced
+/// (a newer key of the same algorithm exists) more than `retain_secs` ago — so every token they
+/// signed has expired.
+pub fn prunable(keys: &KeySet, now: i64, retain_secs: i64) -> Vec<PathBuf> {
+    let all: Vec<&SigningKey> = keys.all().collect();
+    all.iter()
+        .filter(|k| {
+            // The oldest key newer than k of the same algorithm: when k stopped signing.
+            let replaced_at = all
+                .iter()
+                .filter(|n| n.alg == k.alg && n.modified > k.modified)
+                .map(|n| n.modified)
+                .min();
+            replaced_at.is_some_and(|t| now - t > retain_secs)
+        })
+        .map(|k| k.path.clone())
+        .collect()
 }
 
 /// The public JWK of the private key in the PEM file at `path` (what the tutorial's `pem-jwk` did,
 /// plus `kid`, `alg` and `use`).
+///
+/// Errors: the file cannot be read or holds no usable private key.
 pub fn jwk_of_file(path: &Path) -> Result<Jwk, Error> {
-    let text = fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = fs::read_to_string(path).map_err(io_err(path))?;
     Ok(SigningKey::from_pem(path, &text)?.jwk.clone())
 }
 
@@ -367,31 +595,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_key_signs_and_verifies_and_rejects_tampering() {
+    fn every_algorithm_signs_and_verifies_and_rejects_tampering() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (set, generated) = KeySet::load_or_generate(dir.path()).expect("keys");
-        assert!(generated.is_some());
-        let token = set
-            .active()
-            .sign("at+jwt", &serde_json::json!({"sub": "alice"}))
-            .expect("sign");
-        let claims: serde_json::Value = set.verify(&token, "at+jwt").expect("verify");
-        assert_eq!(claims["sub"], "alice");
-        assert!(set.verify::<serde_json::Value>(&token, "JWT").is_err());
-        let mut tampered = token.clone();
-        tampered.replace_range(token.len() - 5.., "AAAAA");
-        assert!(
-            set.verify::<serde_json::Value>(&tampered, "at+jwt")
-                .is_err()
-        );
+        assert_eq!(generated.len(), 3);
+        assert_eq!(set.algs(), Alg::ALL.to_vec());
+        for alg in Alg::ALL {
+            let token = set
+                .sign(alg, "at+jwt", &serde_json::json!({"sub": "alice"}))
+                .expect("sign");
+            let claims: serde_json::Value = set.verify(&token, "at+jwt").expect("verify");
+            assert_eq!(claims["sub"], "alice");
+            assert!(set.verify::<serde_json::Value>(&token, "JWT").is_err());
+            let mut tampered = token.clone();
+            tampered.replace_range(token.len() - 5.., "AAAAA");
+            assert!(set.verify::<serde_json::Value>(&tampered, "at+jwt").is_err());
+        }
     }
 
     #[test]
-    fn generated_key_file_is_private() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = generate_key_file(dir.path()).expect("generate");
-        let mode = fs::metadata(&path).expect("meta").permissions();
+    fn generated_key_files_are_private() {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(mode.mode() & 0o777, 0o600);
+        let dir = tempfile::tempdir().expect("tempdir");
+        for alg in Alg::ALL {
+            let path = generate_key_file(dir.path(), alg).expect("generate");
+            let mode = fs::metadata(&path).expect("meta").permissions();
+            assert_eq!(mode.mode() & 0o777, 0o600);
+        }
     }
 }

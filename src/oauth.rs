@@ -1,13 +1,16 @@
 //! OAuth 2.0 (RFC 6749) endpoints and their building blocks: the authorization endpoint
 //! (§4.1, OIDC Core §3.1.2), the token endpoint (§4.1.3, §6, OIDC Core §3.1.3), client
-//! authentication (§2.3.1), PKCE (RFC 7636) and the protocol error enums (§4.1.2.1, §5.2).
+//! authentication (§2.3.1), PKCE (RFC 7636), revocation (RFC 7009), introspection (RFC 7662)
+//! and the protocol error enums (§4.1.2.1, §5.2).
 
 pub mod access_token;
 pub mod authorize;
 pub mod client_auth;
 pub mod error;
+pub mod introspect;
 pub mod params;
 pub mod pkce;
+pub mod revoke;
 pub mod token;
 
 use axum::Router;
@@ -20,5 +23,7 @@ use crate::app::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/token", post(token::token_post))
+        .route("/revoke", post(revoke::revoke_post))
+        .route("/introspect", post(introspect::introspect_post))
         .layer(crate::web::headers::api_cors())
 }

@@ -18,6 +18,8 @@ CREATE TABLE clients (
     redirect_uris       TEXT NOT NULL,        -- JSON array of exact strings
     scope               TEXT NOT NULL,        -- space-delimited scopes the client may be granted
     grant_types         TEXT NOT NULL,        -- space-delimited
+    id_token_signed_response_alg     TEXT NOT NULL DEFAULT 'RS256',  -- OIDC Registration §2
+    access_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256',
     created_at          INTEGER NOT NULL
 );
 
@@ -32,13 +34,14 @@ CREATE TABLE authorization_codes (
     auth_time      INTEGER NOT NULL,
     expires_at     INTEGER NOT NULL,
     consumed_at    INTEGER,
+    grant_id       TEXT,                      -- set at redemption: what a replay revokes
     created_at     INTEGER NOT NULL
 );
 CREATE INDEX authorization_codes_expires_at ON authorization_codes(expires_at);
 
 CREATE TABLE refresh_tokens (
     token_hash     TEXT PRIMARY KEY,          -- SHA-256 (hex) of the token
-    family_id      TEXT NOT NULL,             -- every rotation of one grant shares it
+    family_id      TEXT NOT NULL,             -- the grant id: every rotation of one grant shares it
     code_hash      TEXT,                      -- the code that started the family (replay revokes it)
     client_id      TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
     sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
@@ -51,6 +54,16 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family_id ON refresh_tokens(family_id);
 CREATE INDEX refresh_tokens_code_hash ON refresh_tokens(code_hash);
+
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens(expires_at);
+
+-- Deny-list of access tokens (by jti) and whole grants (by grant id) revoked before they expire.
+-- An entry lives until the last access token it covers has expired.
+CREATE TABLE revocations (
+    id         TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX revocations_expires_at ON revocations(expires_at);
 
 CREATE TABLE sessions (
     id          TEXT PRIMARY KEY,

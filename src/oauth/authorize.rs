@@ -18,7 +18,6 @@ use super::params::Params;
 use super::pkce;
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256_hex};
-use crate::oidc::discovery::SCOPES_SUPPORTED;
 use crate::store::NewAuthorizationCode;
 use crate::web::i18n::Lang;
 use crate::web::pages::{self, PageError};
@@ -278,7 +277,7 @@ pub async fn validate(
     }
     let mut granted: Vec<&str> = Vec::new();
     for s in requested {
-        if SCOPES_SUPPORTED.contains(&s) && client.allows_scope(s) && !granted.contains(&s) {
+        if client.allows_scope(s) && !granted.contains(&s) {
             // OIDC Core §11: offline_access is ignored unless prompt includes consent.
             if s == "offline_access"
                 && (!prompt.iter().any(|p| p == "consent") || !client.allows_grant("refresh_token"))

@@ -1,4 +1,5 @@
-//! The token endpoint (RFC 6749 §3.2, §4.1.3, §5, §6; OIDC Core §3.1.3, §12; RFC 7636 §4.5–4.6).
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.3, §4.4, §5, §6; OIDC Core §3.1.3, §12;
+//! RFC 7636 §4.5–4.6; RFC 9700 §2.4, §4.14).
 //!
 //! Every response carries `Cache-Control: no-store` (§5.1). One `grant_<grant_type>` function
 //! per grant type.
@@ -10,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::access_token;
+use super::access_token::{self, AccessTokenInput};
 use super::client_auth::authenticate_client;
 use super::error::{TokenError, TokenErrorCode};
 use super::params::Params;
@@ -74,7 +75,18 @@ const SINGLE_VALUED: &[&str] = &[
     "scope",
     "client_id",
     "client_secret",
+    "username",
+    "password",
 ];
+
+/// Whether the request body is declared `application/x-www-form-urlencoded` (RFC 6749 §3.2).
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
 
 /// `POST /token`.
 pub async fn token_post(
@@ -96,17 +108,7 @@ async fn token(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<TokenResponse, TokenError> {
-    // RFC 6749 §3.2: parameters come as application/x-www-form-urlencoded.
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
-    if !is_form {
+    if !is_form(headers) {
         return Err(invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
@@ -124,15 +126,11 @@ async fn token(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| invalid_request("grant_type is required"))?;
-    let response = match grant_type {
-        "authorization_code" => {
-            require_grant(&client, grant_type)?;
-            grant_authorization_code(state, &client, &params).await?
-        }
-        "refresh_token" => {
-            require_grant(&client, grant_type)?;
-            grant_refresh_token(state, &client, &params).await?
-        }
+    let grant = match grant_type {
+        "authorization_code" => grant_authorization_code,
+        "refresh_token" => grant_refresh_token,
+        "client_credentials" => grant_client_credentials,
+        "password" => grant_password,
         _ => {
             return Err(TokenError::new(
                 TokenErrorCode::UnsupportedGrantType,
@@ -140,195 +138,282 @@ async fn token(
             ));
         }
     };
+    if !client.allows_grant(grant_type) {
+        return Err(TokenError::new(
+            TokenErrorCode::UnauthorizedClient,
+            format!("the client is not registered for {grant_type}"),
+        ));
+    }
+    let response = grant(state, &client, &params).await?;
     tracing::info!(client_id = %client.client_id, grant_type, "tokens issued");
     Ok(response)
 }
 
-fn require_grant(client: &Client, grant_type: &str) -> Result<(), TokenError> {
-    if client.allows_grant(grant_type) {
-        Ok(())
-    } else {
-        Err(TokenError::new(
-            TokenErrorCode::UnauthorizedClient,
-            format!("the client is not registered for {grant_type}"),
-        ))
-    }
-}
+/// A boxed future, so the grant functions can share one dispatch table.
+type GrantFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<TokenResponse, TokenError>> + Send + 'a>>;
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6 and OIDC Core §3.1.3.2.
-async fn grant_authorization_code(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-) -> Result<TokenResponse, TokenError> {
-    let code = params
-        .get("code")
-        .ok_or_else(|| invalid_request("code is required"))?;
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or_else(|| invalid_request("redirect_uri is required"))?;
-    let now = state.clock.now();
-    let code_hash = sha256_hex(code);
-    // One atomic statement: under concurrent redemptions exactly one wins.
-    let Some(row) = state
-        .store
-        .consume_code(&code_hash, &client.client_id, now)
-        .await?
-    else {
-        if state.store.code_was_consumed(&code_hash).await? {
-            // RFC 6749 §4.1.2: a reused code SHOULD revoke what it already produced.
-            state.store.revoke_refresh_by_code(&code_hash, now).await?;
-            tracing::warn!(client_id = %client.client_id, "authorization code replayed; tokens revoked");
-        }
-        return Err(invalid_grant(
-            "the code is invalid, expired, or already used",
-        ));
-    };
-    // RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
-    if row.redirect_uri != redirect_uri {
-        return Err(invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    match (&row.code_challenge, params.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) => {
-            if !pkce::is_valid_verifier(verifier) || !pkce::verify_s256(verifier, challenge) {
-                return Err(invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ));
+fn grant_authorization_code<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+    Box::pin(async move {
+        let code = params
+            .get("code")
+            .ok_or_else(|| invalid_request("code is required"))?;
+        let redirect_uri = params
+            .get("redirect_uri")
+            .ok_or_else(|| invalid_request("redirect_uri is required"))?;
+        let now = state.clock.now();
+        let code_hash = sha256_hex(code);
+        let grant_id = random_token(16).map_err(|_| server_error("rng"))?;
+        // One atomic statement: under concurrent redemptions exactly one wins.
+        let Some(row) = state
+            .store
+            .consume_code(&code_hash, &client.client_id, &grant_id, now)
+            .await?
+        else {
+            if let Some(first_grant) = state.store.consumed_code_grant(&code_hash).await? {
+                // RFC 6749 §4.1.2: a reused code SHOULD revoke every token issued from it.
+                state
+                    .store
+                    .revoke_grant(&first_grant, now, now + state.lifetimes.access_token_secs)
+                    .await?;
+                tracing::warn!(client_id = %client.client_id, "authorization code replayed; its tokens are revoked");
             }
-        }
-        (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
-        // RFC 9700 §2.1.1: a verifier without a challenge signals a PKCE downgrade attempt.
-        (None, Some(_)) => {
             return Err(invalid_grant(
-                "code_verifier sent but no code_challenge was in the authorization request",
+                "the code is invalid, expired, or already used",
+            ));
+        };
+        // RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
+        if row.redirect_uri != redirect_uri {
+            return Err(invalid_grant(
+                "redirect_uri does not match the authorization request",
             ));
         }
-        (None, None) => {}
-    }
-    let user = state
-        .store
-        .find_user_by_sub(&row.sub)
-        .await?
-        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-    let refresh = if row.scope.split(' ').any(|s| s == "offline_access")
-        && client.allows_grant("refresh_token")
-    {
-        let family_id = random_token(16).map_err(|_| server_error("rng"))?;
-        Some(
-            issue_refresh_token(
-                state,
-                client,
-                &user.sub,
-                &row.scope,
-                row.auth_time,
-                &family_id,
-                Some(&code_hash),
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    issue_tokens(
-        state,
-        client,
-        &user.sub,
-        &row.scope,
-        row.auth_time,
-        row.nonce.as_deref(),
-        refresh,
-    )
+        match (&row.code_challenge, params.get("code_verifier")) {
+            (Some(challenge), Some(verifier)) => {
+                if !pkce::is_valid_verifier(verifier) || !pkce::verify_s256(verifier, challenge) {
+                    return Err(invalid_grant(
+                        "code_verifier does not match the code_challenge",
+                    ));
+                }
+            }
+            (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
+            // RFC 9700 §2.1.1: a verifier without a challenge signals a PKCE downgrade attempt.
+            (None, Some(_)) => {
+                return Err(invalid_grant(
+                    "code_verifier sent but no code_challenge was in the authorization request",
+                ));
+            }
+            (None, None) => {}
+        }
+        let user = state
+            .store
+            .find_user_by_sub(&row.sub)
+            .await?
+            .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        let grant = UserGrant {
+            sub: &user.sub,
+            scope: &row.scope,
+            auth_time: row.auth_time,
+            grant_id: &grant_id,
+            code_hash: Some(&code_hash),
+        };
+        let refresh = if has_scope(&row.scope, "offline_access") && client.allows_grant("refresh_token") {
+            Some(issue_refresh_token(state, client, &grant).await?)
+        } else {
+            None
+        };
+        issue_tokens(state, client, &grant, &row.scope, row.nonce.as_deref(), refresh)
+    })
 }
 
 /// RFC 6749 §6 with rotation (RFC 9700 §4.14.2) and OIDC Core §12.2.
-async fn grant_refresh_token(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-) -> Result<TokenResponse, TokenError> {
-    let presented = params
-        .get("refresh_token")
-        .ok_or_else(|| invalid_request("refresh_token is required"))?;
-    let now = state.clock.now();
-    let hash = sha256_hex(presented);
-    let requested: Option<Vec<&str>> = params
-        .get("scope")
-        .map(|s| s.split(' ').filter(|s| !s.is_empty()).collect());
-    // RFC 6749 §6: a narrower scope is allowed, a wider one is not. Checked before rotating so a
-    // mistaken request does not cost the client its grant.
-    if let Some(requested) = &requested
-        && let Some(original) = state
+fn grant_refresh_token<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+    Box::pin(async move {
+        let presented = params
+            .get("refresh_token")
+            .ok_or_else(|| invalid_request("refresh_token is required"))?;
+        let now = state.clock.now();
+        let hash = sha256_hex(presented);
+        let requested: Option<Vec<&str>> = params
+            .get("scope")
+            .map(|s| s.split(' ').filter(|s| !s.is_empty()).collect());
+        // RFC 6749 §6: a narrower scope is allowed, a wider one is not. Checked before rotating so
+        // a mistaken request does not cost the client its grant.
+        if let Some(requested) = &requested
+            && let Some(original) = state
+                .store
+                .refresh_token_scope(&hash, &client.client_id)
+                .await?
+        {
+            if requested.iter().any(|s| !has_scope(&original, s)) {
+                return Err(TokenError::new(
+                    TokenErrorCode::InvalidScope,
+                    "the requested scope exceeds the original grant",
+                ));
+            }
+        }
+        let row = match state
             .store
-            .refresh_token_scope(&hash, &client.client_id)
+            .rotate_refresh_token(&hash, &client.client_id, now)
             .await?
-    {
-        let original: Vec<&str> = original.split(' ').collect();
-        if requested.iter().any(|s| !original.contains(s)) {
+        {
+            RotateOutcome::Rotated(row) => row,
+            RotateOutcome::Reused(family) => {
+                // RFC 9700 §4.14.2: a rotated token used again means one of the two parties is
+                // an attacker; the whole grant goes, access tokens included.
+                state
+                    .store
+                    .revoke_grant(&family, now, now + state.lifetimes.access_token_secs)
+                    .await?;
+                tracing::warn!(client_id = %client.client_id, "refresh token reused; grant revoked");
+                return Err(invalid_grant(
+                    "the refresh token is invalid, expired, or revoked",
+                ));
+            }
+            RotateOutcome::Invalid => {
+                return Err(invalid_grant(
+                    "the refresh token is invalid, expired, or revoked",
+                ));
+            }
+        };
+        let scope = match requested {
+            Some(r) if !r.is_empty() => r.join(" "),
+            _ => row.scope.clone(),
+        };
+        let user = state
+            .store
+            .find_user_by_sub(&row.sub)
+            .await?
+            .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        let grant = UserGrant {
+            sub: &user.sub,
+            // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
+            scope: &row.scope,
+            auth_time: row.auth_time,
+            grant_id: &row.family_id,
+            code_hash: row.code_hash.as_deref(),
+        };
+        let refresh = issue_refresh_token(state, client, &grant).await?;
+        issue_tokens(state, client, &grant, &scope, None, Some(refresh))
+    })
+}
+
+/// RFC 6749 §4.4: a confidential client acting on its own behalf. No ID token, no refresh token;
+/// the token's `sub` is the client_id (RFC 9068 §2.2).
+fn grant_client_credentials<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+    Box::pin(async move {
+        if client.is_public() {
+            // §4.4: "MUST only be used by confidential clients".
             return Err(TokenError::new(
-                TokenErrorCode::InvalidScope,
-                "the requested scope exceeds the original grant",
+                TokenErrorCode::UnauthorizedClient,
+                "public clients cannot use client_credentials",
             ));
         }
-    }
-    let row = match state
-        .store
-        .rotate_refresh_token(&hash, &client.client_id, now)
-        .await?
-    {
-        RotateOutcome::Rotated(row) => row,
-        RotateOutcome::Reused => {
-            tracing::warn!(client_id = %client.client_id, "refresh token reused; family revoked");
-            return Err(invalid_grant(
-                "the refresh token is invalid, expired, or revoked",
-            ));
-        }
-        RotateOutcome::Invalid => {
-            return Err(invalid_grant(
-                "the refresh token is invalid, expired, or revoked",
-            ));
-        }
-    };
-    let scope = match requested {
-        Some(r) if !r.is_empty() => r.join(" "),
-        _ => row.scope.clone(),
-    };
-    let user = state
-        .store
-        .find_user_by_sub(&row.sub)
-        .await?
-        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-    // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
-    let refresh = issue_refresh_token(
-        state,
-        client,
-        &user.sub,
-        &row.scope,
-        row.auth_time,
-        &row.family_id,
-        row.code_hash.as_deref(),
-    )
-    .await?;
-    issue_tokens(
-        state,
-        client,
-        &user.sub,
-        &scope,
-        row.auth_time,
-        None,
-        Some(refresh),
-    )
+        let scope = match params.get("scope") {
+            None => String::new(),
+            Some(requested) => {
+                let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+                // User-centric scopes make no sense without a user.
+                if requested
+                    .iter()
+                    .any(|s| !client.allows_scope(s) || matches!(*s, "openid" | "offline_access"))
+                {
+                    return Err(TokenError::new(
+                        TokenErrorCode::InvalidScope,
+                        "the requested scope is not allowed for this client",
+                    ));
+                }
+                requested.join(" ")
+            }
+        };
+        let now = state.clock.now();
+        let published = state.published();
+        let ttl = state.lifetimes.access_token_secs;
+        let (access_token, _) = access_token::mint(
+            &published.keys,
+            AccessTokenInput {
+                issuer: state.issuer.as_str(),
+                client_id: &client.client_id,
+                sub: &client.client_id,
+                scope: &scope,
+                auth_time: None,
+                grant_id: None,
+                now,
+                ttl_secs: ttl,
+                alg: client.access_token_alg,
+            },
+        )
+        .map_err(server_error)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope,
+            id_token: None,
+            refresh_token: None,
+        })
+    })
+}
+
+/// RFC 6749 §4.3, the legacy resource owner password credentials grant — the tutorial's flow —
+/// only for clients registered for it. RFC 9700 §2.4: it MUST NOT be used; it exists to migrate
+/// old applications.
+fn grant_password<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+    Box::pin(async move {
+        let (Some(username), Some(password)) = (params.get("username"), params.get("password"))
+        else {
+            return Err(invalid_request("username and password are required"));
+        };
+        let user = state.store.find_user_by_email(username).await?;
+        let ok = state
+            .passwords
+            .verify(
+                password.to_owned(),
+                user.as_ref().map(|u| u.password_hash.clone()),
+            )
+            .await;
+        let Some(user) = user.filter(|_| ok) else {
+            tracing::info!(client_id = %client.client_id, "password grant: bad credentials");
+            return Err(invalid_grant("the username or password is incorrect"));
+        };
+        let requested = params.get("scope").unwrap_or("openid");
+        let scope: Vec<&str> = requested
+            .split(' ')
+            .filter(|s| !s.is_empty() && *s != "offline_access" && client.allows_scope(s))
+            .collect();
+        let scope = scope.join(" ");
+        let now = state.clock.now();
+        let grant_id = random_token(16).map_err(|_| server_error("rng"))?;
+        let grant = UserGrant {
+            sub: &user.sub,
+            scope: &scope,
+            auth_time: now,
+            grant_id: &grant_id,
+            code_hash: None,
+        };
+        issue_tokens(state, client, &grant, &scope, None, None)
+    })
+}
+
+fn has_scope(scope: &str, wanted: &str) -> bool {
+    scope.split(' ').any(|s| s == wanted)
+}
+
+/// A grant made by a user: what every token issued under it carries.
+struct UserGrant<'a> {
+    sub: &'a str,
+    /// The scope of the grant (and of its refresh tokens).
+    scope: &'a str,
+    auth_time: i64,
+    grant_id: &'a str,
+    code_hash: Option<&'a str>,
 }
 
 async fn issue_refresh_token(
     state: &AppState,
     client: &Client,
-    sub: &str,
-    scope: &str,
-    auth_time: i64,
-    family_id: &str,
-    code_hash: Option<&str>,
+    grant: &UserGrant<'_>,
 ) -> Result<String, TokenError> {
     let token = random_token(32).map_err(|_| server_error("rng"))?;
     let now = state.clock.now();
@@ -336,12 +421,12 @@ async fn issue_refresh_token(
         .store
         .insert_refresh_token(NewRefreshToken {
             token_hash: &sha256_hex(&token),
-            family_id,
-            code_hash,
+            family_id: grant.grant_id,
+            code_hash: grant.code_hash,
             client_id: &client.client_id,
-            sub,
-            scope,
-            auth_time,
+            sub: grant.sub,
+            scope: grant.scope,
+            auth_time: grant.auth_time,
             now,
             expires_at: now.saturating_add(state.lifetimes.refresh_token_secs),
         })
@@ -349,42 +434,48 @@ async fn issue_refresh_token(
     Ok(token)
 }
 
+/// Mints the access token (and the ID token when `openid` is in `scope`).
 fn issue_tokens(
     state: &AppState,
     client: &Client,
-    sub: &str,
+    grant: &UserGrant<'_>,
     scope: &str,
-    auth_time: i64,
     nonce: Option<&str>,
     refresh_token: Option<String>,
 ) -> Result<TokenResponse, TokenError> {
     let now = state.clock.now();
     let issuer = state.issuer.as_str();
     let ttl = state.lifetimes.access_token_secs;
-    let access_token = access_token::mint(
-        &state.keys,
-        issuer,
-        &client.client_id,
-        sub,
-        scope,
-        Some(auth_time),
-        now,
-        ttl,
+    let published = state.published();
+    let (access_token, _) = access_token::mint(
+        &published.keys,
+        AccessTokenInput {
+            issuer,
+            client_id: &client.client_id,
+            sub: grant.sub,
+            scope,
+            auth_time: Some(grant.auth_time),
+            grant_id: Some(grant.grant_id),
+            now,
+            ttl_secs: ttl,
+            alg: client.access_token_alg,
+        },
     )
     .map_err(server_error)?;
-    let id_token = if scope.split(' ').any(|s| s == "openid") {
+    let id_token = if has_scope(scope, "openid") {
         Some(
             id_token::mint(
-                &state.keys,
+                &published.keys,
                 IdTokenInput {
                     issuer,
                     client_id: &client.client_id,
-                    sub,
-                    auth_time,
+                    sub: grant.sub,
+                    auth_time: grant.auth_time,
                     nonce,
                     access_token: Some(&access_token),
                     now,
                     ttl_secs: state.lifetimes.id_token_secs,
+                    alg: client.id_token_alg,
                 },
             )
             .map_err(server_error)?,

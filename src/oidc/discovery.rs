@@ -10,10 +10,20 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::config::Issuer;
+use crate::keys::{Alg, KeySet};
 use crate::crypto::{b64url, sha256};
 
 /// Scopes we understand (OIDC Core §5.4, §11).
 pub const SCOPES_SUPPORTED: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// Grant types we implement (RFC 6749 §4.1, §4.3, §4.4, §6). `password` is only for clients
+/// registered for it.
+pub const GRANT_TYPES_SUPPORTED: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
 
 /// The serialized discovery document and its validator.
 #[derive(Debug)]
@@ -24,7 +34,8 @@ pub struct Document {
 
 impl Document {
     /// Builds the metadata for `issuer`. It advertises exactly what is implemented.
-    pub fn new(issuer: &Issuer) -> Self {
+    pub fn new(issuer: &Issuer, keys: &KeySet) -> Self {
+        let algs: Vec<&str> = keys.algs().into_iter().map(Alg::as_str).collect();
         let doc = json!({
             "issuer": issuer.as_str(),
             "authorization_endpoint": issuer.endpoint("/authorize"),
@@ -34,9 +45,15 @@ impl Document {
             "scopes_supported": SCOPES_SUPPORTED,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": GRANT_TYPES_SUPPORTED,
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": algs,
+            "revocation_endpoint": issuer.endpoint("/revoke"),
+            "revocation_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint": issuer.endpoint("/introspect"),
+            "introspection_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post"],
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
@@ -50,7 +67,6 @@ impl Document {
             "request_uri_parameter_supported": false,
             "require_request_uri_registration": false,
             "authorization_response_iss_parameter_supported": true,
-            "userinfo_signing_alg_values_supported": [],
         });
         let json = serde_json::to_vec(&doc).unwrap_or_default();
         let etag = format!("\"{}\"", &b64url(&sha256(&json))[..22]);
@@ -85,17 +101,17 @@ pub async fn openid_configuration_get(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Response {
-    let d = &state.discovery;
+    let published = state.published();
+    let d = &published.discovery;
     cached_json(&headers, &d.json, &d.etag, 300)
 }
 
 /// `GET /jwks`: our public signing keys (RFC 7517 §5). Short `max-age` so a rotated key is
 /// picked up quickly; relying parties also refetch on an unknown `kid`.
 pub async fn jwks_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    cached_json(
-        &headers,
-        state.keys.jwks_json(),
-        state.keys.jwks_etag(),
-        300,
-    )
+    let published = state.published();
+    let keys = &published.keys;
+    // Nodes re-read the key folder every KEY_RELOAD_SECS; a short max-age lets relying parties
+    // see a rotated key soon after.
+    cached_json(&headers, keys.jwks_json(), keys.jwks_etag(), 60)
 }

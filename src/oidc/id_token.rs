@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::crypto::{b64url, sha256};
-use crate::keys::{Error, KeySet};
+use crate::keys::{Alg, Error, KeySet};
 
 /// Claims of an ID token (OIDC Core §2).
 ///
@@ -32,9 +32,16 @@ pub struct IdTokenClaims<'a> {
     pub azp: &'a str,
 }
 
-/// `at_hash` for an RS256-signed ID token: base64url of the left-most 128 bits of SHA-256.
-pub fn at_hash(access_token: &str) -> String {
-    let digest = sha256(access_token.as_bytes());
+/// `at_hash` (OIDC Core §3.1.3.6): base64url of the left half of the hash of the access token,
+/// where the hash is the one of the ID token's `alg`. RS256 and ES256 use SHA-256; for EdDSA
+/// with Ed25519 the OpenID Foundation's errata settle on SHA-512.
+pub fn at_hash(access_token: &str, alg: Alg) -> String {
+    let digest = match alg {
+        Alg::RS256 | Alg::ES256 => sha256(access_token.as_bytes()),
+        Alg::EdDSA => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token.as_bytes())
+            .as_ref()
+            .to_vec(),
+    };
     b64url(&digest[..digest.len() / 2])
 }
 
@@ -57,6 +64,8 @@ pub struct IdTokenInput<'a> {
     pub now: i64,
     /// Lifetime in seconds.
     pub ttl_secs: i64,
+    /// Signing algorithm (the client's `id_token_signed_response_alg`).
+    pub alg: Alg,
 }
 
 /// Signs a new ID token (`typ: JWT`).
@@ -69,10 +78,10 @@ pub fn mint(keys: &KeySet, input: IdTokenInput<'_>) -> Result<String, Error> {
         iat: input.now,
         auth_time: input.auth_time,
         nonce: input.nonce,
-        at_hash: input.access_token.map(at_hash),
+        at_hash: input.access_token.map(|t| at_hash(t, input.alg)),
         azp: input.client_id,
     };
-    keys.active().sign("JWT", &claims)
+    keys.sign(input.alg, "JWT", &claims)
 }
 
 #[cfg(test)]
@@ -80,11 +89,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn at_hash_is_left_half_of_sha256() {
-        // OIDC Core §A.3-style check: 16 bytes → 22 base64url characters.
-        assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y").len(),
-            22
-        );
+    fn at_hash_is_left_half_of_the_alg_hash() {
+        // OIDC Core §A.3-style check: 16 bytes of SHA-256, or 32 bytes of SHA-512 for Ed25519.
+        let t = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(at_hash(t, Alg::RS256).len(), 22);
+        assert_eq!(at_hash(t, Alg::ES256), at_hash(t, Alg::RS256));
+        assert_eq!(at_hash(t, Alg::EdDSA).len(), 43);
     }
 }

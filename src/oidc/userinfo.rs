@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
-use crate::oauth::access_token::AccessTokenClaims;
+use crate::oauth::access_token::{self, Rejected};
 use crate::oauth::error::BearerErrorCode;
 use crate::oauth::params::Params;
 
@@ -141,27 +141,6 @@ pub async fn userinfo_post(
     respond(&state, &token).await
 }
 
-/// Validates a presented access token; returns its claims.
-///
-/// Errors: `invalid_token` for anything we did not issue or that is no longer valid.
-pub fn validate_access_token(
-    state: &AppState,
-    token: &str,
-) -> Result<AccessTokenClaims, BearerError> {
-    let claims: AccessTokenClaims = state
-        .keys
-        .verify(token, "at+jwt")
-        .map_err(|_| BearerError::invalid_token("the access token is invalid"))?;
-    let issuer = state.issuer.as_str();
-    if claims.iss != issuer || claims.aud != issuer {
-        return Err(BearerError::invalid_token("the access token is invalid"));
-    }
-    if claims.exp <= state.clock.now() {
-        return Err(BearerError::invalid_token("the access token has expired"));
-    }
-    Ok(claims)
-}
-
 async fn respond(state: &AppState, token: &str) -> Response {
     match userinfo(state, token).await {
         Ok(body) => {
@@ -176,7 +155,14 @@ async fn respond(state: &AppState, token: &str) -> Response {
 
 /// The claims of the token's user that its scopes release (OIDC Core §5.4).
 async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
-    let claims = validate_access_token(state, token)?;
+    let claims = match access_token::validate(state, token).await {
+        Ok(c) => c,
+        Err(Rejected::Invalid(why)) => {
+            tracing::debug!(why, "userinfo: access token rejected");
+            return Err(BearerError::invalid_token("the access token is invalid"));
+        }
+        Err(Rejected::Store(e)) => return Err(e.into()),
+    };
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     if !scopes.contains(&"openid") {
         return Err(BearerError {

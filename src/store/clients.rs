@@ -1,6 +1,7 @@
 //! Clients (relying parties). Secrets are stored as SHA-256 only.
 
 use super::{Result, Store, is_unique_violation};
+use crate::keys::Alg;
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -10,6 +11,8 @@ struct ClientRow {
     redirect_uris: String,
     scope: String,
     grant_types: String,
+    id_token_signed_response_alg: String,
+    access_token_signed_response_alg: String,
     created_at: i64,
 }
 
@@ -28,6 +31,10 @@ pub struct Client {
     pub scope: Vec<String>,
     /// Grant types the client may use (`authorization_code`, `refresh_token`, …).
     pub grant_types: Vec<String>,
+    /// Algorithm of this client's ID tokens (OIDC Registration §2; default RS256).
+    pub id_token_alg: Alg,
+    /// Algorithm of this client's access tokens (default RS256).
+    pub access_token_alg: Alg,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -62,6 +69,9 @@ impl From<ClientRow> for Client {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
+            id_token_alg: Alg::parse(&r.id_token_signed_response_alg).unwrap_or(Alg::RS256),
+            access_token_alg: Alg::parse(&r.access_token_signed_response_alg)
+                .unwrap_or(Alg::RS256),
             created_at: r.created_at,
         }
     }
@@ -82,6 +92,10 @@ pub struct NewClient<'a> {
     pub scope: &'a [String],
     /// Allowed grant types.
     pub grant_types: &'a [String],
+    /// ID token signing algorithm.
+    pub id_token_alg: Alg,
+    /// Access token signing algorithm.
+    pub access_token_alg: Alg,
     /// Unix seconds.
     pub now: i64,
 }
@@ -92,8 +106,9 @@ impl Store {
         let redirect_uris = serde_json::to_string(c.redirect_uris)
             .map_err(|e| super::Error::Db(sqlx::Error::Encode(e.into())))?;
         sqlx::query(
-            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scope, grant_types, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scope, grant_types, \
+             id_token_signed_response_alg, access_token_signed_response_alg, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(c.client_id)
         .bind(c.name)
@@ -101,6 +116,8 @@ impl Store {
         .bind(redirect_uris)
         .bind(c.scope.join(" "))
         .bind(c.grant_types.join(" "))
+        .bind(c.id_token_alg.as_str())
+        .bind(c.access_token_alg.as_str())
         .bind(c.now)
         .execute(self.pool())
         .await

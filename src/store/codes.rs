@@ -25,6 +25,8 @@ pub struct AuthorizationCodeRow {
     pub expires_at: i64,
     /// Unix seconds, set when redeemed.
     pub consumed_at: Option<i64>,
+    /// The grant the redemption started (set at redemption).
+    pub grant_id: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -77,35 +79,38 @@ impl Store {
         Ok(())
     }
 
-    /// Atomically marks the code consumed and returns it, if it exists, belongs to `client_id`,
-    /// has not expired and was not consumed before. Under any number of concurrent calls for one
-    /// code, at most one gets `Some`.
+    /// Atomically marks the code consumed by the new grant `grant_id` and returns it, if it
+    /// exists, belongs to `client_id`, has not expired and was not consumed before. Under any
+    /// number of concurrent calls for one code, at most one gets `Some`.
     pub async fn consume_code(
         &self,
         code_hash: &str,
         client_id: &str,
+        grant_id: &str,
         now: i64,
     ) -> Result<Option<AuthorizationCodeRow>> {
         Ok(sqlx::query_as::<_, AuthorizationCodeRow>(
-            "UPDATE authorization_codes SET consumed_at = $3 \
+            "UPDATE authorization_codes SET consumed_at = $3, grant_id = $4 \
              WHERE code_hash = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 \
              RETURNING *",
         )
         .bind(code_hash)
         .bind(client_id)
         .bind(now)
+        .bind(grant_id)
         .fetch_optional(self.pool())
         .await?)
     }
 
-    /// Whether this code was issued and already redeemed (a replay, RFC 6749 §4.1.2).
-    pub async fn code_was_consumed(&self, code_hash: &str) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM authorization_codes WHERE code_hash = $1 AND consumed_at IS NOT NULL",
+    /// The grant started by this code, if the code was already redeemed (a replay,
+    /// RFC 6749 §4.1.2).
+    pub async fn consumed_code_grant(&self, code_hash: &str) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT grant_id FROM authorization_codes WHERE code_hash = $1 AND consumed_at IS NOT NULL",
         )
         .bind(code_hash)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.is_some())
+        Ok(row.and_then(|(g,)| g))
     }
 }

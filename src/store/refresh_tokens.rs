@@ -58,8 +58,9 @@ pub struct NewRefreshToken<'a> {
 pub enum RotateOutcome {
     /// The token was live and is now rotated; here is what it carried.
     Rotated(RefreshTokenRow),
-    /// The token had already been rotated or revoked: its family has now been revoked.
-    Reused,
+    /// The token had already been rotated or revoked (theft, RFC 9700 §4.14.2): here is its
+    /// family, whose refresh tokens are now revoked.
+    Reused(String),
     /// Unknown, expired, or issued to another client.
     Invalid,
 }
@@ -119,7 +120,7 @@ impl Store {
         match used {
             Some((family_id,)) => {
                 self.revoke_refresh_family(&family_id, now).await?;
-                Ok(RotateOutcome::Reused)
+                Ok(RotateOutcome::Reused(family_id))
             }
             None => Ok(RotateOutcome::Invalid),
         }
@@ -153,17 +154,61 @@ impl Store {
         Ok(())
     }
 
-    /// Revokes every refresh token that descends from the given authorization code (code replay,
-    /// RFC 6749 §4.1.2).
-    pub async fn revoke_refresh_by_code(&self, code_hash: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id IN \
-             (SELECT family_id FROM refresh_tokens WHERE code_hash = $1) AND revoked_at IS NULL",
+    /// A refresh token by hash, whatever its state.
+    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRow>> {
+        Ok(
+            sqlx::query_as::<_, RefreshTokenRow>("SELECT * FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(self.pool())
+                .await?,
         )
-        .bind(code_hash)
-        .bind(now)
+    }
+
+    /// Revokes a whole grant: its refresh tokens, and (through the deny-list, until
+    /// `access_tokens_expire_by`) every access token that carries its grant id.
+    pub async fn revoke_grant(&self, grant_id: &str, now: i64, access_tokens_expire_by: i64) -> Result<()> {
+        self.revoke_refresh_family(grant_id, now).await?;
+        self.deny(grant_id, access_tokens_expire_by).await
+    }
+
+    /// Adds `id` (a jti or a grant id) to the deny-list until `expires_at`.
+    pub async fn deny(&self, id: &str, expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(expires_at)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Whether any of `ids` (a token's jti and grant id) is on the deny-list.
+    pub async fn is_denied(&self, jti: &str, grant_id: Option<&str>) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM revocations WHERE id = $1 OR id = $2 LIMIT 1",
+        )
+        .bind(jti)
+        .bind(grant_id.unwrap_or(jti))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Deletes what can no longer matter: expired codes, refresh tokens and deny-list entries.
+    /// Safe to run on several nodes at once (plain conditional deletes). Returns rows deleted.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        let mut n = 0;
+        for sql in [
+            // Codes stay a day past expiry so a late replay still revokes what they produced.
+            "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            "DELETE FROM revocations WHERE expires_at < $1",
+            "DELETE FROM sessions WHERE expiry_date < $1",
+        ] {
+            n += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();
+        }
+        Ok(n)
     }
 }

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode};
 use sekimori::app::Application;
+use sekimori::cli::ClientRegistration;
 use sekimori::clock::Clock;
 use sekimori::config::{CommonConfig, ServeConfig};
 use sekimori::store::Store;
@@ -35,6 +36,7 @@ pub struct TestApp {
     pub browser: reqwest::Client,
     /// A relying party's HTTP client: no cookies, redirects off.
     pub rp: reqwest::Client,
+    pub store: Store,
     pub clock: Clock,
     pub confidential: TestClient,
     pub public: TestClient,
@@ -75,7 +77,8 @@ fn shared_key_pem() -> &'static str {
     static PEM: OnceLock<String> = OnceLock::new();
     PEM.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = sekimori::keys::generate_key_file(dir.path()).expect("generate key");
+        let path = sekimori::keys::generate_key_file(dir.path(), sekimori::keys::Alg::RS256)
+            .expect("generate key");
         std::fs::read_to_string(path).expect("read key")
     })
 }
@@ -153,6 +156,7 @@ pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> Test
         issuer,
         browser,
         rp,
+        store,
         clock,
         confidential,
         public,
@@ -174,20 +178,18 @@ pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> Test
 }
 
 pub async fn register(store: &Store, name: &str, redirect_uri: &str, public: bool) -> TestClient {
-    let out = sekimori::cli::add_client(
-        store,
-        name,
-        &[redirect_uri.to_owned()],
-        public,
-        "openid profile email offline_access",
-        &[],
-    )
-    .await
-    .expect("seed client");
+    register_with(store, ClientRegistration::new(name, &[redirect_uri.to_owned()], public)).await
+}
+
+pub async fn register_with(store: &Store, registration: ClientRegistration) -> TestClient {
+    let redirect_uri = registration.redirect_uris[0].clone();
+    let out = sekimori::cli::add_client(store, &registration)
+        .await
+        .expect("seed client");
     TestClient {
         client_id: out["client_id"].as_str().expect("client_id").to_owned(),
         client_secret: out["client_secret"].as_str().map(str::to_owned),
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri,
     }
 }
 

@@ -1,0 +1,99 @@
+//! Token introspection (RFC 7662) for resource servers.
+//!
+//! Only confidential clients may ask (§2.1), and only about tokens issued to them: anything
+//! else — expired, revoked, malformed, unknown, or another client's — is `{"active": false}` and
+//! nothing more (§2.2).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::access_token::{self, Rejected};
+use super::error::{TokenError, TokenErrorCode};
+use super::revoke::token_request;
+use crate::app::AppState;
+use crate::crypto::sha256_hex;
+
+/// `POST /introspect`.
+pub async fn introspect_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, params) = match token_request(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if client.is_public() {
+        return TokenError::new(
+            TokenErrorCode::InvalidClient,
+            "introspection requires a confidential client",
+        )
+        .into_response();
+    }
+    let token = params.get("token").unwrap_or_default();
+    let issuer = state.issuer.as_str();
+    let inactive = || json!({"active": false});
+    let answer: Result<Value, crate::store::Error> = match access_token::validate(&state, token).await {
+        Ok(c) if c.client_id == client.client_id => Ok(json!({
+            "active": true,
+            "scope": c.scope,
+            "client_id": c.client_id,
+            "sub": c.sub,
+            "aud": c.aud,
+            "exp": c.exp,
+            "iat": c.iat,
+            "iss": c.iss,
+            "jti": c.jti,
+            "token_type": "Bearer",
+        })),
+        Ok(_) | Err(Rejected::Invalid(_)) => {
+            // Not a live access token of this client: perhaps a refresh token.
+            let now = state.clock.now();
+            match state.store.find_refresh_token(&sha256_hex(token)).await {
+                Ok(Some(r))
+                    if r.client_id == client.client_id
+                        && r.rotated_at.is_none()
+                        && r.revoked_at.is_none()
+                        && r.expires_at > now =>
+                {
+                    Ok(json!({
+                        "active": true,
+                        "scope": r.scope,
+                        "client_id": r.client_id,
+                        "sub": r.sub,
+                        "exp": r.expires_at,
+                        "iat": r.created_at,
+                        "iss": issuer,
+                        "token_type": "refresh_token",
+                    }))
+                }
+                Ok(_) => Ok(inactive()),
+                Err(e) => Err(e),
+            }
+        }
+        Err(Rejected::Store(e)) => Err(e),
+    };
+    match answer {
+        Ok(body) => {
+            let mut res = Json(body).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "introspection failed");
+            let mut res = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "temporarily_unavailable"})),
+            )
+                .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            res
+        }
+    }
+}
