@@ -99,7 +99,8 @@ impl Inner {
                 let kids: Vec<&str> = keys.all().map(|k| k.kid()).collect();
                 tracing::info!(keys = ?kids, "signing keys reloaded");
                 let discovery = crate::oidc::discovery::Document::new(&self.issuer, &keys);
-                self.published.store(Arc::new(Published { keys, discovery }));
+                self.published
+                    .store(Arc::new(Published { keys, discovery }));
             }
             Ok(_) => tracing::error!("key folder has no usable key; keeping the previous keys"),
             Err(e) => tracing::error!(error = %e, "cannot reload keys; keeping the previous keys"),

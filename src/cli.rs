@@ -215,7 +215,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 jwk.kid,
                 crate::app::KEY_RELOAD_SECS
             );
-            println!("{}", serde_json::json!({"kid": jwk.kid, "alg": alg.as_str(), "path": path}));
+            println!(
+                "{}",
+                serde_json::json!({"kid": jwk.kid, "alg": alg.as_str(), "path": path})
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
@@ -300,9 +303,8 @@ pub async fn add_user(
 pub const KNOWN_GRANT_TYPES: &[&str] = crate::oidc::discovery::GRANT_TYPES_SUPPORTED;
 
 fn parse_alg(s: &str) -> anyhow::Result<Alg> {
-    Alg::parse(s).ok_or_else(|| {
-        anyhow::anyhow!("unknown algorithm {s:?}; supported: RS256, ES256, EdDSA")
-    })
+    Alg::parse(s)
+        .ok_or_else(|| anyhow::anyhow!("unknown algorithm {s:?}; supported: RS256, ES256, EdDSA"))
 }
 
 /// What `client add` registers.
@@ -341,14 +343,19 @@ impl ClientRegistration {
 
 /// Whether `s` is an RFC 6749 §3.3 scope-token (`%x21 / %x23-5B / %x5D-7E`, at least one).
 fn is_scope_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// Registers a client; returns the JSON to print (`client_id`, and `client_secret` unless public).
 ///
 /// Errors: a redirect URI that is not absolute or carries a fragment (RFC 6749 §3.1.2), a
 /// malformed scope, an unknown grant type, or client_credentials for a public client.
-pub async fn add_client(store: &Store, r: &ClientRegistration) -> anyhow::Result<serde_json::Value> {
+pub async fn add_client(
+    store: &Store,
+    r: &ClientRegistration,
+) -> anyhow::Result<serde_json::Value> {
     if r.name.trim().is_empty() {
         bail!("--name must not be empty");
     }

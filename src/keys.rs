@@ -175,7 +175,8 @@ impl SigningKey {
             .find(|b| b.tag().ends_with("PRIVATE KEY"))
             .ok_or_else(|| bad("no private key in the file".into()))?;
         let der = block.contents();
-        let unusable = |e: aws_lc_rs::error::KeyRejected| bad(format!("not a usable private key ({e})"));
+        let unusable =
+            |e: aws_lc_rs::error::KeyRejected| bad(format!("not a usable private key ({e})"));
         let pair = match block.tag() {
             "RSA PRIVATE KEY" => Pair::Rsa(RsaKeyPair::from_der(der).map_err(unusable)?),
             "EC PRIVATE KEY" => Pair::Ec(
@@ -185,13 +186,15 @@ impl SigningKey {
             "PRIVATE KEY" => {
                 if let Ok(k) = RsaKeyPair::from_pkcs8(der) {
                     Pair::Rsa(k)
-                } else if let Ok(k) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
+                } else if let Ok(k) =
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                {
                     Pair::Ec(k)
                 } else if let Ok(k) = Ed25519KeyPair::from_pkcs8(der) {
                     Pair::Ed(k)
                 } else {
                     return Err(bad(
-                        "not an RSA (2048+ bits), P-256 or Ed25519 private key".into(),
+                        "not an RSA (2048+ bits), P-256 or Ed25519 private key".into()
                     ));
                 }
             }
@@ -219,7 +222,12 @@ impl SigningKey {
                 let e = b64url(strip_leading_zeros(&c.e));
                 let input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
                 let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(bad_public)?;
-                (Alg::RS256, ("RSA", Some(n), Some(e), None, None, None), input, decoding)
+                (
+                    Alg::RS256,
+                    ("RSA", Some(n), Some(e), None, None, None),
+                    input,
+                    decoding,
+                )
             }
             Pair::Ec(k) => {
                 // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
@@ -238,7 +246,12 @@ impl SigningKey {
                 let x = b64url(k.public_key().as_ref());
                 let input = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
                 let decoding = DecodingKey::from_ed_components(&x).map_err(bad_public)?;
-                (Alg::EdDSA, ("OKP", None, None, Some("Ed25519"), Some(x), None), input, decoding)
+                (
+                    Alg::EdDSA,
+                    ("OKP", None, None, Some("Ed25519"), Some(x), None),
+                    input,
+                    decoding,
+                )
             }
         };
         let kid = b64url(&sha256(thumbprint_input.as_bytes()));
@@ -301,8 +314,13 @@ impl SigningKey {
         let signature = match &self.pair {
             Pair::Rsa(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), jws.as_bytes(), &mut sig)
-                    .map_err(|_| Error::Sign)?;
+                k.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    jws.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|_| Error::Sign)?;
                 sig
             }
             Pair::Ec(k) => k
@@ -425,9 +443,7 @@ impl KeySet {
         let mut now: Vec<(PathBuf, i64)> = entries
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().and_then(|x| x.to_str()) == Some("pem"))
-            .filter(|e| {
-                fs::read_to_string(e.path()).is_ok_and(|t| t.contains("PRIVATE KEY-----"))
-            })
+            .filter(|e| fs::read_to_string(e.path()).is_ok_and(|t| t.contains("PRIVATE KEY-----")))
             .map(|e| {
                 let m = e
                     .metadata()
@@ -609,7 +625,10 @@ mod tests {
             assert!(set.verify::<serde_json::Value>(&token, "JWT").is_err());
             let mut tampered = token.clone();
             tampered.replace_range(token.len() - 5.., "AAAAA");
-            assert!(set.verify::<serde_json::Value>(&tampered, "at+jwt").is_err());
+            assert!(
+                set.verify::<serde_json::Value>(&tampered, "at+jwt")
+                    .is_err()
+            );
         }
     }
 

@@ -62,7 +62,10 @@ pub struct AccessTokenInput<'a> {
 /// Signs a new access token; returns the JWT and its claims.
 ///
 /// Errors: no key for the algorithm, or a signing failure.
-pub fn mint(keys: &KeySet, input: AccessTokenInput<'_>) -> Result<(String, AccessTokenClaims), Error> {
+pub fn mint(
+    keys: &KeySet,
+    input: AccessTokenInput<'_>,
+) -> Result<(String, AccessTokenClaims), Error> {
     let claims = AccessTokenClaims {
         iss: input.issuer.to_owned(),
         sub: input.sub.to_owned(),

@@ -37,46 +37,47 @@ pub async fn introspect_post(
     let token = params.get("token").unwrap_or_default();
     let issuer = state.issuer.as_str();
     let inactive = || json!({"active": false});
-    let answer: Result<Value, crate::store::Error> = match access_token::validate(&state, token).await {
-        Ok(c) if c.client_id == client.client_id => Ok(json!({
-            "active": true,
-            "scope": c.scope,
-            "client_id": c.client_id,
-            "sub": c.sub,
-            "aud": c.aud,
-            "exp": c.exp,
-            "iat": c.iat,
-            "iss": c.iss,
-            "jti": c.jti,
-            "token_type": "Bearer",
-        })),
-        Ok(_) | Err(Rejected::Invalid(_)) => {
-            // Not a live access token of this client: perhaps a refresh token.
-            let now = state.clock.now();
-            match state.store.find_refresh_token(&sha256_hex(token)).await {
-                Ok(Some(r))
-                    if r.client_id == client.client_id
-                        && r.rotated_at.is_none()
-                        && r.revoked_at.is_none()
-                        && r.expires_at > now =>
-                {
-                    Ok(json!({
-                        "active": true,
-                        "scope": r.scope,
-                        "client_id": r.client_id,
-                        "sub": r.sub,
-                        "exp": r.expires_at,
-                        "iat": r.created_at,
-                        "iss": issuer,
-                        "token_type": "refresh_token",
-                    }))
+    let answer: Result<Value, crate::store::Error> =
+        match access_token::validate(&state, token).await {
+            Ok(c) if c.client_id == client.client_id => Ok(json!({
+                "active": true,
+                "scope": c.scope,
+                "client_id": c.client_id,
+                "sub": c.sub,
+                "aud": c.aud,
+                "exp": c.exp,
+                "iat": c.iat,
+                "iss": c.iss,
+                "jti": c.jti,
+                "token_type": "Bearer",
+            })),
+            Ok(_) | Err(Rejected::Invalid(_)) => {
+                // Not a live access token of this client: perhaps a refresh token.
+                let now = state.clock.now();
+                match state.store.find_refresh_token(&sha256_hex(token)).await {
+                    Ok(Some(r))
+                        if r.client_id == client.client_id
+                            && r.rotated_at.is_none()
+                            && r.revoked_at.is_none()
+                            && r.expires_at > now =>
+                    {
+                        Ok(json!({
+                            "active": true,
+                            "scope": r.scope,
+                            "client_id": r.client_id,
+                            "sub": r.sub,
+                            "exp": r.expires_at,
+                            "iat": r.created_at,
+                            "iss": issuer,
+                            "token_type": "refresh_token",
+                        }))
+                    }
+                    Ok(_) => Ok(inactive()),
+                    Err(e) => Err(e),
                 }
-                Ok(_) => Ok(inactive()),
-                Err(e) => Err(e),
             }
-        }
-        Err(Rejected::Store(e)) => Err(e),
-    };
+            Err(Rejected::Store(e)) => Err(e),
+        };
     match answer {
         Ok(body) => {
             let mut res = Json(body).into_response();

@@ -83,11 +83,7 @@ pub async fn revoke_post(
                 tracing::info!(client_id = %client.client_id, "refresh token revoked with its grant");
                 state
                     .store
-                    .revoke_grant(
-                        &row.family_id,
-                        now,
-                        now + state.lifetimes.access_token_secs,
-                    )
+                    .revoke_grant(&row.family_id, now, now + state.lifetimes.access_token_secs)
                     .await
             }
             Ok(_) => Ok(()),

@@ -85,7 +85,10 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// `POST /token`.
@@ -150,11 +153,16 @@ async fn token(
 }
 
 /// A boxed future, so the grant functions can share one dispatch table.
-type GrantFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<TokenResponse, TokenError>> + Send + 'a>>;
+type GrantFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<TokenResponse, TokenError>> + Send + 'a>,
+>;
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6 and OIDC Core §3.1.3.2.
-fn grant_authorization_code<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+fn grant_authorization_code<'a>(
+    state: &'a AppState,
+    client: &'a Client,
+    params: &'a Params,
+) -> GrantFuture<'a> {
     Box::pin(async move {
         let code = params
             .get("code")
@@ -218,17 +226,29 @@ fn grant_authorization_code<'a>(state: &'a AppState, client: &'a Client, params:
             grant_id: &grant_id,
             code_hash: Some(&code_hash),
         };
-        let refresh = if has_scope(&row.scope, "offline_access") && client.allows_grant("refresh_token") {
-            Some(issue_refresh_token(state, client, &grant).await?)
-        } else {
-            None
-        };
-        issue_tokens(state, client, &grant, &row.scope, row.nonce.as_deref(), refresh)
+        let refresh =
+            if has_scope(&row.scope, "offline_access") && client.allows_grant("refresh_token") {
+                Some(issue_refresh_token(state, client, &grant).await?)
+            } else {
+                None
+            };
+        issue_tokens(
+            state,
+            client,
+            &grant,
+            &row.scope,
+            row.nonce.as_deref(),
+            refresh,
+        )
     })
 }
 
 /// RFC 6749 §6 with rotation (RFC 9700 §4.14.2) and OIDC Core §12.2.
-fn grant_refresh_token<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+fn grant_refresh_token<'a>(
+    state: &'a AppState,
+    client: &'a Client,
+    params: &'a Params,
+) -> GrantFuture<'a> {
     Box::pin(async move {
         let presented = params
             .get("refresh_token")
@@ -245,13 +265,12 @@ fn grant_refresh_token<'a>(state: &'a AppState, client: &'a Client, params: &'a 
                 .store
                 .refresh_token_scope(&hash, &client.client_id)
                 .await?
+            && requested.iter().any(|s| !has_scope(&original, s))
         {
-            if requested.iter().any(|s| !has_scope(&original, s)) {
-                return Err(TokenError::new(
-                    TokenErrorCode::InvalidScope,
-                    "the requested scope exceeds the original grant",
-                ));
-            }
+            return Err(TokenError::new(
+                TokenErrorCode::InvalidScope,
+                "the requested scope exceeds the original grant",
+            ));
         }
         let row = match state
             .store
@@ -301,7 +320,11 @@ fn grant_refresh_token<'a>(state: &'a AppState, client: &'a Client, params: &'a 
 
 /// RFC 6749 §4.4: a confidential client acting on its own behalf. No ID token, no refresh token;
 /// the token's `sub` is the client_id (RFC 9068 §2.2).
-fn grant_client_credentials<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+fn grant_client_credentials<'a>(
+    state: &'a AppState,
+    client: &'a Client,
+    params: &'a Params,
+) -> GrantFuture<'a> {
     Box::pin(async move {
         if client.is_public() {
             // §4.4: "MUST only be used by confidential clients".
@@ -359,7 +382,11 @@ fn grant_client_credentials<'a>(state: &'a AppState, client: &'a Client, params:
 /// RFC 6749 §4.3, the legacy resource owner password credentials grant — the tutorial's flow —
 /// only for clients registered for it. RFC 9700 §2.4: it MUST NOT be used; it exists to migrate
 /// old applications.
-fn grant_password<'a>(state: &'a AppState, client: &'a Client, params: &'a Params) -> GrantFuture<'a> {
+fn grant_password<'a>(
+    state: &'a AppState,
+    client: &'a Client,
+    params: &'a Params,
+) -> GrantFuture<'a> {
     Box::pin(async move {
         let (Some(username), Some(password)) = (params.get("username"), params.get("password"))
         else {

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::config::Issuer;
-use crate::keys::{Alg, KeySet};
 use crate::crypto::{b64url, sha256};
+use crate::keys::{Alg, KeySet};
 
 /// Scopes we understand (OIDC Core §5.4, §11).
 pub const SCOPES_SUPPORTED: &[&str] = &["openid", "profile", "email", "offline_access"];

@@ -38,9 +38,11 @@ pub struct IdTokenClaims<'a> {
 pub fn at_hash(access_token: &str, alg: Alg) -> String {
     let digest = match alg {
         Alg::RS256 | Alg::ES256 => sha256(access_token.as_bytes()),
-        Alg::EdDSA => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token.as_bytes())
-            .as_ref()
-            .to_vec(),
+        Alg::EdDSA => {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token.as_bytes())
+                .as_ref()
+                .to_vec()
+        }
     };
     b64url(&digest[..digest.len() / 2])
 }

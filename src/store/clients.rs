@@ -70,8 +70,7 @@ impl From<ClientRow> for Client {
                 .map(str::to_owned)
                 .collect(),
             id_token_alg: Alg::parse(&r.id_token_signed_response_alg).unwrap_or(Alg::RS256),
-            access_token_alg: Alg::parse(&r.access_token_signed_response_alg)
-                .unwrap_or(Alg::RS256),
+            access_token_alg: Alg::parse(&r.access_token_signed_response_alg).unwrap_or(Alg::RS256),
             created_at: r.created_at,
         }
     }

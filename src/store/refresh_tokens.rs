@@ -156,17 +156,22 @@ impl Store {
 
     /// A refresh token by hash, whatever its state.
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRow>> {
-        Ok(
-            sqlx::query_as::<_, RefreshTokenRow>("SELECT * FROM refresh_tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(self.pool())
-                .await?,
+        Ok(sqlx::query_as::<_, RefreshTokenRow>(
+            "SELECT * FROM refresh_tokens WHERE token_hash = $1",
         )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// Revokes a whole grant: its refresh tokens, and (through the deny-list, until
     /// `access_tokens_expire_by`) every access token that carries its grant id.
-    pub async fn revoke_grant(&self, grant_id: &str, now: i64, access_tokens_expire_by: i64) -> Result<()> {
+    pub async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        access_tokens_expire_by: i64,
+    ) -> Result<()> {
         self.revoke_refresh_family(grant_id, now).await?;
         self.deny(grant_id, access_tokens_expire_by).await
     }
@@ -186,13 +191,12 @@ impl Store {
 
     /// Whether any of `ids` (a token's jti and grant id) is on the deny-list.
     pub async fn is_denied(&self, jti: &str, grant_id: Option<&str>) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM revocations WHERE id = $1 OR id = $2 LIMIT 1",
-        )
-        .bind(jti)
-        .bind(grant_id.unwrap_or(jti))
-        .fetch_optional(self.pool())
-        .await?;
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM revocations WHERE id = $1 OR id = $2 LIMIT 1")
+                .bind(jti)
+                .bind(grant_id.unwrap_or(jti))
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.is_some())
     }
 
@@ -207,7 +211,11 @@ impl Store {
             "DELETE FROM revocations WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expiry_date < $1",
         ] {
-            n += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();
+            n += sqlx::query(sql)
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
         }
         Ok(n)
     }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode};
-use sekimori::app::Application;
+use sekimori::app::{AppState, Application};
 use sekimori::cli::ClientRegistration;
 use sekimori::clock::Clock;
 use sekimori::config::{CommonConfig, ServeConfig};
@@ -37,6 +37,8 @@ pub struct TestApp {
     /// A relying party's HTTP client: no cookies, redirects off.
     pub rp: reqwest::Client,
     pub store: Store,
+    /// The server's state (to reload keys, say).
+    pub state: AppState,
     pub clock: Clock,
     pub confidential: TestClient,
     pub public: TestClient,
@@ -115,6 +117,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app after letting the test adjust the keys folder (e.g. put its own key there).
 pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> TestApp {
+    spawn_app_full(prepare_keys, "").await
+}
+
+/// Spawns the app with an issuer that has a path (e.g. `/auth`).
+pub async fn spawn_app_at(issuer_path: &str) -> TestApp {
+    spawn_app_full(|_| {}, issuer_path).await
+}
+
+async fn spawn_app_full(prepare_keys: impl FnOnce(&std::path::Path), issuer_path: &str) -> TestApp {
     let keys_dir = tempfile::tempdir().expect("tempdir");
     let db_dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(keys_dir.path().join("test-key.pem"), shared_key_pem()).expect("write key");
@@ -124,7 +135,7 @@ pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> Test
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let issuer = format!("http://127.0.0.1:{port}");
+    let issuer = format!("http://127.0.0.1:{port}{issuer_path}");
     let common = CommonConfig {
         database_url: database_url.clone(),
         keys_dir: keys_dir.path().to_owned(),
@@ -135,6 +146,7 @@ pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> Test
         .await
         .expect("build app");
     let store = app.state().store.clone();
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let user_sub = sekimori::cli::add_user(&store, USER_EMAIL, USER_NAME, USER_PASSWORD)
@@ -157,6 +169,7 @@ pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> Test
         browser,
         rp,
         store,
+        state,
         clock,
         confidential,
         public,
@@ -178,7 +191,11 @@ pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> Test
 }
 
 pub async fn register(store: &Store, name: &str, redirect_uri: &str, public: bool) -> TestClient {
-    register_with(store, ClientRegistration::new(name, &[redirect_uri.to_owned()], public)).await
+    register_with(
+        store,
+        ClientRegistration::new(name, &[redirect_uri.to_owned()], public),
+    )
+    .await
 }
 
 pub async fn register_with(store: &Store, registration: ClientRegistration) -> TestClient {

@@ -7,5 +7,6 @@ mod discovery;
 mod flow;
 mod helpers;
 mod keys;
+mod lifecycle;
 mod token;
 mod userinfo;
