@@ -28,8 +28,10 @@ pub struct Lifetimes {
     pub access_token_secs: i64,
     /// ID token.
     pub id_token_secs: i64,
-    /// Refresh token.
-    pub refresh_token_secs: i64,
+    /// Refresh token, idle.
+    pub refresh_token_idle_secs: i64,
+    /// Refresh-token grant, absolute (from the login).
+    pub refresh_token_absolute_secs: i64,
     /// Browser session idle timeout.
     pub session_secs: i64,
 }
@@ -40,7 +42,8 @@ impl From<&ServeConfig> for Lifetimes {
             code_secs: c.code_ttl_secs,
             access_token_secs: c.access_token_ttl_secs,
             id_token_secs: c.id_token_ttl_secs,
-            refresh_token_secs: c.refresh_token_ttl_secs,
+            refresh_token_idle_secs: c.refresh_token_idle_ttl_secs,
+            refresh_token_absolute_secs: c.refresh_token_absolute_ttl_secs,
             session_secs: c.session_ttl_secs,
         }
     }

@@ -58,9 +58,15 @@ pub struct ServeConfig {
     #[arg(long, env = "SEKIMORI_ID_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub id_token_ttl_secs: i64,
 
-    /// Lifetime of a refresh token, in seconds (each rotation gets a fresh one).
-    #[arg(long, env = "SEKIMORI_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
-    pub refresh_token_ttl_secs: i64,
+    /// Idle lifetime of a refresh token, in seconds: each rotation gets a fresh one, so a grant
+    /// used at least this often stays alive (up to the absolute lifetime).
+    #[arg(long, env = "SEKIMORI_REFRESH_TOKEN_IDLE_TTL_SECS", default_value_t = 14 * 24 * 3600)]
+    pub refresh_token_idle_ttl_secs: i64,
+
+    /// Absolute lifetime of a refresh-token grant, in seconds from the login that started it;
+    /// after it the user must log in again, however often the grant was used.
+    #[arg(long, env = "SEKIMORI_REFRESH_TOKEN_ABSOLUTE_TTL_SECS", default_value_t = 90 * 24 * 3600)]
+    pub refresh_token_absolute_ttl_secs: i64,
 
     /// How long a browser login session lasts without use, in seconds.
     #[arg(long, env = "SEKIMORI_SESSION_TTL_SECS", default_value_t = 24 * 3600)]
@@ -74,7 +80,8 @@ impl Default for ServeConfig {
             code_ttl_secs: 60,
             access_token_ttl_secs: 3600,
             id_token_ttl_secs: 3600,
-            refresh_token_ttl_secs: 30 * 24 * 3600,
+            refresh_token_idle_ttl_secs: 14 * 24 * 3600,
+            refresh_token_absolute_ttl_secs: 90 * 24 * 3600,
             session_ttl_secs: 24 * 3600,
         }
     }

@@ -47,7 +47,8 @@ CREATE TABLE refresh_tokens (
     sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
     scope          TEXT NOT NULL,
     auth_time      BIGINT NOT NULL,
-    expires_at     BIGINT NOT NULL,
+    expires_at     BIGINT NOT NULL,               -- idle expiry, never past family_expires_at
+    family_expires_at BIGINT NOT NULL,            -- absolute expiry of the whole grant
     rotated_at     BIGINT,
     revoked_at     BIGINT,
     created_at     BIGINT NOT NULL

@@ -47,7 +47,8 @@ CREATE TABLE refresh_tokens (
     sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
     scope          TEXT NOT NULL,
     auth_time      INTEGER NOT NULL,
-    expires_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,               -- idle expiry, never past family_expires_at
+    family_expires_at INTEGER NOT NULL,            -- absolute expiry of the whole grant
     rotated_at     INTEGER,
     revoked_at     INTEGER,
     created_at     INTEGER NOT NULL

@@ -226,12 +226,14 @@ fn grant_authorization_code<'a>(
             grant_id: &grant_id,
             code_hash: Some(&code_hash),
         };
-        let refresh =
-            if has_scope(&row.scope, "offline_access") && client.allows_grant("refresh_token") {
-                Some(issue_refresh_token(state, client, &grant).await?)
-            } else {
-                None
-            };
+        let refresh = if has_scope(&row.scope, "offline_access")
+            && client.allows_grant("refresh_token")
+        {
+            let family_expires_at = now.saturating_add(state.lifetimes.refresh_token_absolute_secs);
+            Some(issue_refresh_token(state, client, &grant, family_expires_at).await?)
+        } else {
+            None
+        };
         issue_tokens(
             state,
             client,
@@ -313,7 +315,7 @@ fn grant_refresh_token<'a>(
             grant_id: &row.family_id,
             code_hash: row.code_hash.as_deref(),
         };
-        let refresh = issue_refresh_token(state, client, &grant).await?;
+        let refresh = issue_refresh_token(state, client, &grant, row.family_expires_at).await?;
         issue_tokens(state, client, &grant, &scope, None, Some(refresh))
     })
 }
@@ -437,10 +439,13 @@ struct UserGrant<'a> {
     code_hash: Option<&'a str>,
 }
 
+/// Issues a refresh token of `grant` that lives until the idle lifetime from now, or until
+/// `family_expires_at` (the grant's absolute end), whichever comes first.
 async fn issue_refresh_token(
     state: &AppState,
     client: &Client,
     grant: &UserGrant<'_>,
+    family_expires_at: i64,
 ) -> Result<String, TokenError> {
     let token = random_token(32).map_err(|_| server_error("rng"))?;
     let now = state.clock.now();
@@ -455,7 +460,8 @@ async fn issue_refresh_token(
             scope: grant.scope,
             auth_time: grant.auth_time,
             now,
-            expires_at: now.saturating_add(state.lifetimes.refresh_token_secs),
+            expires_at: now.saturating_add(state.lifetimes.refresh_token_idle_secs),
+            family_expires_at,
         })
         .await?;
     Ok(token)

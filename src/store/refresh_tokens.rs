@@ -22,6 +22,8 @@ pub struct RefreshTokenRow {
     pub auth_time: i64,
     /// Unix seconds.
     pub expires_at: i64,
+    /// Unix seconds: no token of the family lives past it.
+    pub family_expires_at: i64,
     /// Unix seconds, set when this token was exchanged for its successor.
     pub rotated_at: Option<i64>,
     /// Unix seconds, set when revoked.
@@ -51,6 +53,8 @@ pub struct NewRefreshToken<'a> {
     pub now: i64,
     /// Unix seconds.
     pub expires_at: i64,
+    /// Unix seconds.
+    pub family_expires_at: i64,
 }
 
 /// The result of presenting a refresh token.
@@ -70,8 +74,9 @@ impl Store {
     pub async fn insert_refresh_token(&self, t: NewRefreshToken<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens \
-             (token_hash, family_id, code_hash, client_id, sub, scope, auth_time, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             (token_hash, family_id, code_hash, client_id, sub, scope, auth_time, expires_at, \
+              family_expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(t.token_hash)
         .bind(t.family_id)
@@ -80,7 +85,8 @@ impl Store {
         .bind(t.sub)
         .bind(t.scope)
         .bind(t.auth_time)
-        .bind(t.expires_at)
+        .bind(t.expires_at.min(t.family_expires_at))
+        .bind(t.family_expires_at)
         .bind(t.now)
         .execute(self.pool())
         .await?;

@@ -568,3 +568,35 @@ async fn issuer_with_a_path_serves_both_metadata_documents() {
     let client = app.confidential.clone();
     login_and_verify(&app, &client).await;
 }
+
+#[tokio::test]
+async fn refresh_tokens_expire_when_idle_and_at_the_absolute_lifetime() {
+    let app = spawn_app().await;
+    const DAY: i64 = 24 * 3600;
+    // Idle: unused for longer than 14 days.
+    let rt = offline_tokens(&app).await["refresh_token"]
+        .as_str()
+        .expect("rt")
+        .to_owned();
+    app.clock.advance(15 * DAY);
+    assert_eq!(refresh(&app, &rt).await.status(), StatusCode::BAD_REQUEST);
+
+    // Absolute: used every 13 days, the grant still ends 90 days after the login.
+    let mut rt = offline_tokens(&app).await["refresh_token"]
+        .as_str()
+        .expect("rt")
+        .to_owned();
+    for _ in 0..6 {
+        app.clock.advance(13 * DAY);
+        let res = refresh(&app, &rt).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        rt = json(res).await["refresh_token"]
+            .as_str()
+            .expect("rt")
+            .to_owned();
+    }
+    app.clock.advance(13 * DAY); // day 91
+    let res = refresh(&app, &rt).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(res).await["error"], "invalid_grant");
+}
