@@ -150,7 +150,7 @@ impl Application {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let issuer = Issuer::parse(&common.issuer).map_err(anyhow::Error::msg)?;
-        let store = Store::connect(&common.database_url)
+        let store = Store::connect(&common.database_url, common.db_acquire_timeout())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         store

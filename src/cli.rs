@@ -256,7 +256,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn open_store(common: &CommonConfig) -> anyhow::Result<Store> {
-    let store = Store::connect(&common.database_url)
+    let store = Store::connect(&common.database_url, common.db_acquire_timeout())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     store

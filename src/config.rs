@@ -37,6 +37,23 @@ pub struct CommonConfig {
         global = true
     )]
     pub issuer: String,
+
+    /// How long a request waits for a database connection before failing with 503, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "SEKIMORI_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+}
+
+impl CommonConfig {
+    /// The acquire timeout as a duration.
+    pub fn db_acquire_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.db_acquire_timeout_ms)
+    }
 }
 
 /// Settings of `sekimori serve` beyond the common ones.

@@ -51,11 +51,25 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::Unavailable(e)
-            }
-            other => Self::Db(other),
+        let unreachable = match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => true,
+            // PostgreSQL SQLSTATE classes 08 (connection exception) and 57 (operator
+            // intervention: shutdown, admin termination); SQLite "database is locked" past the
+            // busy timeout.
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("57") || c == "5" || c == "6"
+            }),
+            _ => false,
+        };
+        if unreachable {
+            Self::Unavailable(e)
+        } else {
+            Self::Db(e)
         }
     }
 }
@@ -72,10 +86,12 @@ pub struct Store {
 
 impl Store {
     /// Connects to `database_url` (`sqlite:…` or `postgres:…`), creating the SQLite file's folder
-    /// when needed. Does not run migrations.
+    /// when needed. Does not run migrations. `acquire_timeout` bounds how long a request waits
+    /// for a connection, so an unreachable database fails requests fast (503) instead of
+    /// queueing them.
     ///
     /// Errors: [`Error::BadUrl`] for another scheme; connection errors otherwise.
-    pub async fn connect(database_url: &str) -> Result<Self> {
+    pub async fn connect(database_url: &str, acquire_timeout: Duration) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if database_url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -95,7 +111,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             // Fail fast when the database is down instead of queueing requests forever.
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(acquire_timeout)
             .connect(database_url)
             .await?;
         if backend == Backend::Sqlite {

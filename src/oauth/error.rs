@@ -64,6 +64,11 @@ pub enum TokenErrorCode {
     InvalidScope,
     /// RFC 7009 §2.2.1.
     UnsupportedTokenType,
+    /// Not in RFC 6749 §5.2: the database is unreachable; sent with 503 so clients retry
+    /// (the authorize endpoint's code of the same name, §4.1.2.1).
+    TemporarilyUnavailable,
+    /// Not in RFC 6749 §5.2: an unexpected failure on our side; sent with 500.
+    ServerError,
 }
 
 impl TokenErrorCode {
@@ -131,10 +136,11 @@ struct ErrorBody<'a> {
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        let status = if self.code == TokenErrorCode::InvalidClient {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::BAD_REQUEST
+        let status = match self.code {
+            TokenErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            TokenErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            TokenErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
         };
         let mut res = (
             status,
@@ -147,6 +153,9 @@ impl IntoResponse for TokenError {
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,
@@ -160,8 +169,15 @@ impl IntoResponse for TokenError {
 impl From<crate::store::Error> for TokenError {
     fn from(e: crate::store::Error) -> Self {
         // Logged once here, at the edge; the client learns nothing internal.
-        tracing::error!(error = %e, "token endpoint storage failure");
-        Self::new(TokenErrorCode::InvalidRequest, "temporarily unavailable")
+        tracing::error!(error = %e, "storage failure");
+        if matches!(e, crate::store::Error::Unavailable(_)) {
+            Self::new(
+                TokenErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable; retry later",
+            )
+        } else {
+            Self::new(TokenErrorCode::ServerError, "internal error")
+        }
     }
 }
 
@@ -200,6 +216,8 @@ mod tests {
             T::UnsupportedGrantType,
             T::InvalidScope,
             T::UnsupportedTokenType,
+            T::TemporarilyUnavailable,
+            T::ServerError,
         ] {
             let json = serde_json::to_string(&v).expect("ser");
             assert_eq!(json, format!("\"{}\"", v.name()));

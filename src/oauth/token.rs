@@ -62,7 +62,7 @@ fn invalid_grant(description: &str) -> TokenError {
 
 fn server_error(e: impl std::fmt::Display) -> TokenError {
     tracing::error!(error = %e, "token endpoint failure");
-    invalid_request("temporarily unavailable")
+    TokenError::new(TokenErrorCode::ServerError, "internal error")
 }
 
 /// Parameters that must not be repeated (RFC 6749 §3.2).

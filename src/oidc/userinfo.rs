@@ -16,17 +16,32 @@ use crate::oauth::access_token::{self, Rejected};
 use crate::oauth::error::BearerErrorCode;
 use crate::oauth::params::Params;
 
-/// An RFC 6750 §3 error: the status its code implies and a `WWW-Authenticate` challenge.
+/// An RFC 6750 §3 error (the status its code implies and a `WWW-Authenticate` challenge), or a
+/// 503 when the database cannot be reached.
 #[derive(Debug)]
-pub struct BearerError {
-    code: BearerErrorCode,
-    description: &'static str,
+pub enum BearerError {
+    /// A protocol error.
+    Bearer {
+        /// The RFC 6750 error code.
+        code: BearerErrorCode,
+        /// One of our fixed sentences.
+        description: &'static str,
+    },
+    /// The token could not be checked right now: 503 with `Retry-After`.
+    Unavailable,
 }
 
 impl BearerError {
     fn invalid_token(description: &'static str) -> Self {
-        Self {
+        Self::Bearer {
             code: BearerErrorCode::InvalidToken,
+            description,
+        }
+    }
+
+    fn invalid_request(description: &'static str) -> Self {
+        Self::Bearer {
+            code: BearerErrorCode::InvalidRequest,
             description,
         }
     }
@@ -34,7 +49,20 @@ impl BearerError {
 
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
-        let status = match self.code {
+        let (code, description) = match self {
+            Self::Bearer { code, description } => (code, description),
+            Self::Unavailable => {
+                let mut res = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"error": "temporarily_unavailable"})),
+                )
+                    .into_response();
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return res;
+            }
+        };
+        let status = match code {
             BearerErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
             BearerErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             BearerErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
@@ -42,12 +70,12 @@ impl IntoResponse for BearerError {
         // The description is one of our fixed strings: no quoting problems, nothing echoed.
         let challenge = format!(
             r#"Bearer realm="sekimori", error="{}", error_description="{}""#,
-            self.code.name(),
-            self.description
+            code.name(),
+            description
         );
         let mut res = (
             status,
-            Json(json!({"error": self.code.name(), "error_description": self.description})),
+            Json(json!({"error": code.name(), "error_description": description})),
         )
             .into_response();
         if let Ok(v) = HeaderValue::from_str(&challenge) {
@@ -62,7 +90,7 @@ impl IntoResponse for BearerError {
 impl From<crate::store::Error> for BearerError {
     fn from(e: crate::store::Error) -> Self {
         tracing::error!(error = %e, "userinfo storage failure");
-        Self::invalid_token("the token could not be checked")
+        Self::Unavailable
     }
 }
 
@@ -117,21 +145,14 @@ pub async fn userinfo_post(
         Params::default()
     };
     if params.is_repeated("access_token") {
-        return BearerError {
-            code: BearerErrorCode::InvalidRequest,
-            description: "access_token repeated",
-        }
-        .into_response();
+        return BearerError::invalid_request("access_token repeated").into_response();
     }
     let from_body = params.get("access_token").map(str::to_owned);
     let token = match (from_header, from_body) {
         (Some(_), Some(_)) => {
             // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token".
-            return BearerError {
-                code: BearerErrorCode::InvalidRequest,
-                description: "the access token was sent in more than one way",
-            }
-            .into_response();
+            return BearerError::invalid_request("the access token was sent in more than one way")
+                .into_response();
         }
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => {
@@ -165,7 +186,7 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
     };
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     if !scopes.contains(&"openid") {
-        return Err(BearerError {
+        return Err(BearerError::Bearer {
             code: BearerErrorCode::InsufficientScope,
             description: "the access token lacks the openid scope",
         });

@@ -45,6 +45,8 @@ pub struct TestApp {
     pub user_sub: String,
     pub keys_dir: tempfile::TempDir,
     _db_dir: tempfile::TempDir,
+    /// The database every node of this test shares.
+    pub database_url: String,
     /// The PostgreSQL database to drop when the test ends, if any.
     pg_cleanup: Option<(String, String)>,
 }
@@ -112,42 +114,97 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    spawn(Spawn::default()).await
 }
 
 /// Spawns the app after letting the test adjust the keys folder (e.g. put its own key there).
 pub async fn spawn_app_with(prepare_keys: impl FnOnce(&std::path::Path)) -> TestApp {
-    spawn_app_full(prepare_keys, "").await
+    let keys_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(keys_dir.path().join("test-key.pem"), shared_key_pem()).expect("write key");
+    prepare_keys(keys_dir.path());
+    spawn(Spawn {
+        keys_dir: Some(keys_dir),
+        ..Spawn::default()
+    })
+    .await
 }
 
 /// Spawns the app with an issuer that has a path (e.g. `/auth`).
 pub async fn spawn_app_at(issuer_path: &str) -> TestApp {
-    spawn_app_full(|_| {}, issuer_path).await
+    spawn(Spawn {
+        issuer_path: issuer_path.to_owned(),
+        ..Spawn::default()
+    })
+    .await
 }
 
-async fn spawn_app_full(prepare_keys: impl FnOnce(&std::path::Path), issuer_path: &str) -> TestApp {
-    let keys_dir = tempfile::tempdir().expect("tempdir");
+/// How to spawn a test server; `Default` is the common case.
+#[derive(Default)]
+pub struct Spawn {
+    /// Appended to `http://127.0.0.1:PORT` to form the issuer.
+    pub issuer_path: String,
+    /// A prepared key folder (default: a fresh one with the shared RSA key).
+    pub keys_dir: Option<tempfile::TempDir>,
+    /// A database to use instead of a fresh one (the caller owns its lifetime).
+    pub database_url: Option<String>,
+    /// Pool acquire timeout, in milliseconds.
+    pub db_acquire_timeout_ms: Option<u64>,
+}
+
+/// Builds and starts a server on `listener` with `issuer`; returns its state.
+pub async fn start_node(
+    listener: tokio::net::TcpListener,
+    issuer: &str,
+    database_url: &str,
+    keys_dir: &std::path::Path,
+    db_acquire_timeout_ms: u64,
+    clock: Clock,
+) -> AppState {
+    let common = CommonConfig {
+        database_url: database_url.to_owned(),
+        keys_dir: keys_dir.to_owned(),
+        issuer: issuer.to_owned(),
+        db_acquire_timeout_ms,
+    };
+    let app = Application::build_on(listener, &common, &ServeConfig::default(), clock)
+        .await
+        .expect("build app");
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    state
+}
+
+pub async fn spawn(opts: Spawn) -> TestApp {
+    let keys_dir = match opts.keys_dir {
+        Some(d) => d,
+        None => {
+            let d = tempfile::tempdir().expect("tempdir");
+            std::fs::write(d.path().join("test-key.pem"), shared_key_pem()).expect("write key");
+            d
+        }
+    };
     let db_dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(keys_dir.path().join("test-key.pem"), shared_key_pem()).expect("write key");
-    prepare_keys(keys_dir.path());
-    let database_url = fresh_database_url(db_dir.path()).await;
+    let owns_database = opts.database_url.is_none();
+    let database_url = match opts.database_url {
+        Some(u) => u,
+        None => fresh_database_url(db_dir.path()).await,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let issuer = format!("http://127.0.0.1:{port}{issuer_path}");
-    let common = CommonConfig {
-        database_url: database_url.clone(),
-        keys_dir: keys_dir.path().to_owned(),
-        issuer: issuer.clone(),
-    };
+    let issuer = format!("http://127.0.0.1:{port}{}", opts.issuer_path);
     let clock = Clock::system();
-    let app = Application::build_on(listener, &common, &ServeConfig::default(), clock.clone())
-        .await
-        .expect("build app");
-    let store = app.state().store.clone();
-    let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let state = start_node(
+        listener,
+        &issuer,
+        &database_url,
+        keys_dir.path(),
+        opts.db_acquire_timeout_ms.unwrap_or(3000),
+        clock.clone(),
+    )
+    .await;
+    let store = state.store.clone();
 
     let user_sub = sekimori::cli::add_user(&store, USER_EMAIL, USER_NAME, USER_PASSWORD)
         .await
@@ -176,9 +233,10 @@ async fn spawn_app_full(prepare_keys: impl FnOnce(&std::path::Path), issuer_path
         user_sub,
         keys_dir,
         _db_dir: db_dir,
+        database_url: database_url.clone(),
         pg_cleanup: std::env::var("TEST_DATABASE_URL")
             .ok()
-            .filter(|u| !u.is_empty())
+            .filter(|u| !u.is_empty() && owns_database)
             .and_then(|admin| {
                 let name = Url::parse(&database_url)
                     .ok()?
@@ -286,6 +344,25 @@ pub fn pkce_pair() -> (String, String) {
 }
 
 impl TestApp {
+    /// Starts another node on the same database and key folder with the same issuer (as behind
+    /// a load balancer); returns its base URL.
+    pub async fn spawn_node(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        start_node(
+            listener,
+            &self.issuer,
+            &self.database_url,
+            self.keys_dir.path(),
+            3000,
+            self.clock.clone(),
+        )
+        .await;
+        base
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }

@@ -8,5 +8,6 @@ mod flow;
 mod helpers;
 mod keys;
 mod lifecycle;
+mod scale;
 mod token;
 mod userinfo;
