@@ -468,7 +468,8 @@ async fn seed_demo(store: &Store, issuer: &str) -> anyhow::Result<()> {
     .await?;
     let client_id = client["client_id"].as_str().unwrap_or_default();
     let secret = client["client_secret"].as_str().unwrap_or_default();
-    eprintln!(
+    // On stdout, not the log stream: credentials must never end up in collected logs.
+    println!(
         "\n  Demo seeded (shown once):\n    user:          demo@example.com / {password}\n    client_id:     {client_id}\n    client_secret: {secret}\n    redirect_uri:  {redirect}\n\n  Open in a browser:\n    {issuer}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2Flocalhost%3A9999%2Fcallback&scope=openid%20profile%20email&state=xyz&nonce=n-0S6\n"
     );
     Ok(())

@@ -18,7 +18,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use clients::{Client, NewClient};
-pub use codes::{AuthorizationCodeRow, NewAuthorizationCode};
+pub use codes::{AuthorizationCodeRow, ConsumeCode, NewAuthorizationCode};
 pub use refresh_tokens::{NewRefreshToken, RefreshTokenRow, RotateOutcome};
 pub use sessions::SqlSessionStore;
 pub use users::{NewUser, User};
@@ -141,9 +141,13 @@ impl Store {
         self.backend
     }
 
-    /// Whether the database answers a trivial query (for `/readyz`).
+    /// Whether the database answers a read of a real table (for `/readyz`): `SELECT 1` alone
+    /// would pass while SQLite's file is locked.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1 FROM clients LIMIT 1")
+            .execute(&self.pool)
+            .await
+            .is_ok()
     }
 
     /// Closes the pool.

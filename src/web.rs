@@ -45,7 +45,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/login", post(login::login_post))
         .layer(sessions)
+        // tower-sessions answers a failed session save with a bare 500; a person should see
+        // our page and a retryable 503 instead.
+        .layer(axum::middleware::map_response(session_failure_page))
         .route("/static/sekimori.css", get(stylesheet))
+}
+
+async fn session_failure_page(res: axum::response::Response) -> axum::response::Response {
+    if res.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && !res.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return pages::error_page(i18n::Lang::En, pages::PageError::Unavailable);
+    }
+    res
 }
 
 async fn stylesheet() -> impl axum::response::IntoResponse {

@@ -153,6 +153,7 @@ pub async fn validate(
     }
     if params
         .first_oversized(&["client_id", "redirect_uri"])
+        .or(params.first_malformed(&["client_id", "redirect_uri"]))
         .is_some()
     {
         return Err(Rejection::Page(PageError::InvalidRequest));
@@ -195,6 +196,13 @@ pub async fn validate(
         return Err(fail(
             E::InvalidRequest,
             &format!("parameter {name} must not be repeated"),
+        ));
+    }
+    if let Some(name) = params.first_malformed(SINGLE_VALUED) {
+        // RFC 6749 §4.1.2: state must come back exactly; a rewritten value would not.
+        return Err(fail(
+            E::InvalidRequest,
+            &format!("parameter {name} is not valid UTF-8"),
         ));
     }
     if let Some(name) = params.first_oversized(SINGLE_VALUED) {
@@ -447,7 +455,11 @@ async fn authorize(
         Some(max_age) => now.saturating_sub(auth_time) <= max_age,
         None => true,
     };
-    let wants_login = req.prompt.iter().any(|p| p == "login");
+    // select_account: our login form is where another account is chosen.
+    let wants_login = req
+        .prompt
+        .iter()
+        .any(|p| p == "login" || p == "select_account");
     let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time));
     if let Some(sso) = reusable {
         match state.store.find_user_by_sub(&sso.sub).await {

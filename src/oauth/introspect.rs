@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -21,8 +22,12 @@ use crate::crypto::sha256_hex;
 pub async fn introspect_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match super::token::form_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let (client, params) = match token_request(&state, &headers, &body).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),

@@ -1,6 +1,6 @@
 //! Request parameters as the OAuth specs define them: `application/x-www-form-urlencoded` pairs
 //! from a query string or a form body, where a parameter sent twice is an error and a parameter
-//! sent with an empty value counts as absent (RFC 6749 §3.1, §3.2).
+//! sent with an empty value counts as absent (RFC 6749 §3.1, §3.2). Values must decode to UTF-8.
 
 use std::collections::HashMap;
 
@@ -14,30 +14,52 @@ pub struct Params {
     values: HashMap<String, String>,
     repeated: Vec<String>,
     oversized: Vec<String>,
+    malformed: Vec<String>,
+}
+
+/// `+` to space, then strict percent-decoding: `None` unless the result is UTF-8 (RFC 6749
+/// App. B: values are UTF-8; rewriting bad bytes would change `state`, which must come back
+/// exactly as sent).
+fn decode(raw: &[u8]) -> Option<String> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+    String::from_utf8(bytes).ok()
 }
 
 impl Params {
-    /// Parses `a=b&c=d` pairs (percent- and `+`-decoded).
+    /// Parses `a=b&c=d` pairs (`application/x-www-form-urlencoded`, RFC 6749 App. B). A name
+    /// or value that does not decode to UTF-8 marks the parameter malformed.
     pub fn parse(input: &[u8]) -> Self {
         let mut p = Self::default();
-        for (name, value) in form_urlencoded::parse(input) {
-            if value.len() > MAX_VALUE_LEN {
-                p.oversized.push(name.clone().into_owned());
-            }
-            if value.is_empty() {
-                // RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they
-                // were omitted from the request." A repeat of it still counts as a repeat.
-                if p.values.contains_key(name.as_ref()) {
-                    p.repeated.push(name.into_owned());
-                } else {
-                    p.values.insert(name.into_owned(), String::new());
-                }
+        let pairs = input
+            .split(|b| *b == b'&')
+            .filter(|s| !s.is_empty())
+            .map(|pair| {
+                let mut it = pair.splitn(2, |b| *b == b'=');
+                let name = it.next().unwrap_or_default();
+                let value = it.next().unwrap_or_default();
+                (name, value)
+            });
+        for (raw_name, raw_value) in pairs {
+            let Some(name) = decode(raw_name) else {
                 continue;
+            };
+            let Some(value) = decode(raw_value) else {
+                p.malformed.push(name);
+                continue;
+            };
+            if value.len() > MAX_VALUE_LEN {
+                p.oversized.push(name.clone());
             }
-            match p.values.get(name.as_ref()) {
-                Some(_) => p.repeated.push(name.into_owned()),
-                None => {
-                    p.values.insert(name.into_owned(), value.into_owned());
+            // RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were
+            // omitted from the request" (`get` hides empty values); a repeat still counts.
+            match p.values.entry(name) {
+                std::collections::hash_map::Entry::Occupied(e) => p.repeated.push(e.key().clone()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(value);
                 }
             }
         }
@@ -62,6 +84,14 @@ impl Params {
         names.iter().copied().find(|n| self.is_repeated(n))
     }
 
+    /// The first of `names` whose value is not valid UTF-8 after decoding, if any.
+    pub fn first_malformed<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
+        names
+            .iter()
+            .copied()
+            .find(|n| self.malformed.iter().any(|m| m == n))
+    }
+
     /// The first of `names` whose value is longer than [`MAX_VALUE_LEN`], if any.
     pub fn first_oversized<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
         names
@@ -84,6 +114,14 @@ mod tests {
         assert_eq!(p.get("c"), Some("x y"));
         assert_eq!(p.get("d"), Some(" "));
         assert_eq!(p.first_repeated(&["c", "a"]), Some("a"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed_not_rewritten() {
+        let p = Params::parse(b"state=%C0%AF&nonce=ok");
+        assert_eq!(p.get("state"), None);
+        assert_eq!(p.first_malformed(&["nonce", "state"]), Some("state"));
+        assert_eq!(p.get("nonce"), Some("ok"));
     }
 
     #[test]

@@ -21,11 +21,14 @@ pub fn is_valid_verifier(code_verifier: &str) -> bool {
     is_unreserved(code_verifier, 43, 128)
 }
 
-/// RFC 7636 §4.6: `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`, compared in
-/// constant time.
+/// RFC 7636 §4.2: `BASE64URL(SHA256(ASCII(code_verifier)))`.
+pub fn s256(code_verifier: &str) -> String {
+    b64url(&sha256(code_verifier.as_bytes()))
+}
+
+/// RFC 7636 §4.6: `S256(code_verifier) == code_challenge`, compared in constant time.
 pub fn verify_s256(code_verifier: &str, code_challenge: &str) -> bool {
-    let computed = b64url(&sha256(code_verifier.as_bytes()));
-    constant_time_eq(computed.as_bytes(), code_challenge.as_bytes())
+    constant_time_eq(s256(code_verifier).as_bytes(), code_challenge.as_bytes())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -44,6 +45,12 @@ pub async fn token_request(
             format!("parameter {name} must not be repeated"),
         ));
     }
+    if let Some(name) = params.first_malformed(SINGLE_VALUED) {
+        return Err(TokenError::new(
+            TokenErrorCode::InvalidRequest,
+            format!("parameter {name} is not valid UTF-8"),
+        ));
+    }
     let (client, _) = authenticate_client(&state.store, headers, &params).await?;
     if params.get("token").is_none() {
         return Err(TokenError::new(
@@ -63,8 +70,12 @@ pub fn our_access_token(state: &AppState, token: &str) -> Option<AccessTokenClai
 pub async fn revoke_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match super::token::form_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let (client, params) = match token_request(&state, &headers, &body).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),

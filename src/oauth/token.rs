@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -19,7 +20,7 @@ use super::pkce;
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256_hex};
 use crate::oidc::id_token::{self, IdTokenInput};
-use crate::store::{Client, NewRefreshToken, RotateOutcome};
+use crate::store::{Client, ConsumeCode, NewRefreshToken, RotateOutcome};
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 ///
@@ -91,12 +92,29 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// The request body, or the JSON error a client can act on (an oversized or unreadable body is
+/// `invalid_request`, not axum's plain-text rejection).
+pub fn form_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, TokenError> {
+    body.map_err(|e| {
+        let why = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            "the request body is too large"
+        } else {
+            "the request body could not be read"
+        };
+        invalid_request(why)
+    })
+}
+
 /// `POST /token`.
 pub async fn token_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match form_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     match token(&state, &headers, &body).await {
         Ok(r) => r.into_response(),
         Err(e) => {
@@ -124,6 +142,11 @@ async fn token(
     }
     if let Some(name) = params.first_oversized(SINGLE_VALUED) {
         return Err(invalid_request(&format!("parameter {name} is too long")));
+    }
+    if let Some(name) = params.first_malformed(SINGLE_VALUED) {
+        return Err(invalid_request(&format!(
+            "parameter {name} is not valid UTF-8"
+        )));
     }
     let (client, _method) = authenticate_client(&state.store, headers, &params).await?;
     let grant_type = params
@@ -170,50 +193,38 @@ fn grant_authorization_code<'a>(
         let redirect_uri = params
             .get("redirect_uri")
             .ok_or_else(|| invalid_request("redirect_uri is required"))?;
+        let verifier = params.get("code_verifier");
+        if verifier.is_some_and(|v| !pkce::is_valid_verifier(v)) {
+            return Err(invalid_grant("malformed code_verifier"));
+        }
+        let challenge = verifier.map(pkce::s256);
         let now = state.clock.now();
         let code_hash = sha256_hex(code);
         let grant_id = random_token(16).map_err(|_| server_error("rng"))?;
-        // One atomic statement: under concurrent redemptions exactly one wins.
-        let Some(row) = state
+        // One atomic statement that also checks every binding: under concurrent redemptions
+        // exactly one wins, and a request that fails a check does not spend the code.
+        let consumed = state
             .store
-            .consume_code(&code_hash, &client.client_id, &grant_id, now)
-            .await?
-        else {
-            if let Some(first_grant) = state.store.consumed_code_grant(&code_hash).await? {
-                // RFC 6749 §4.1.2: a reused code SHOULD revoke every token issued from it.
-                state
-                    .store
-                    .revoke_grant(&first_grant, now, now + state.lifetimes.access_token_secs)
-                    .await?;
-                tracing::warn!(client_id = %client.client_id, "authorization code replayed; its tokens are revoked");
-            }
-            return Err(invalid_grant(
-                "the code is invalid, expired, or already used",
-            ));
+            .consume_code(ConsumeCode {
+                code_hash: &code_hash,
+                client_id: &client.client_id,
+                redirect_uri,
+                code_challenge: challenge.as_deref(),
+                grant_id: &grant_id,
+                now,
+            })
+            .await?;
+        let Some(row) = consumed else {
+            return Err(explain_failed_redemption(
+                state,
+                client,
+                &code_hash,
+                redirect_uri,
+                verifier,
+                now,
+            )
+            .await?);
         };
-        // RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
-        if row.redirect_uri != redirect_uri {
-            return Err(invalid_grant(
-                "redirect_uri does not match the authorization request",
-            ));
-        }
-        match (&row.code_challenge, params.get("code_verifier")) {
-            (Some(challenge), Some(verifier)) => {
-                if !pkce::is_valid_verifier(verifier) || !pkce::verify_s256(verifier, challenge) {
-                    return Err(invalid_grant(
-                        "code_verifier does not match the code_challenge",
-                    ));
-                }
-            }
-            (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
-            // RFC 9700 §2.1.1: a verifier without a challenge signals a PKCE downgrade attempt.
-            (None, Some(_)) => {
-                return Err(invalid_grant(
-                    "code_verifier sent but no code_challenge was in the authorization request",
-                ));
-            }
-            (None, None) => {}
-        }
         let user = state
             .store
             .find_user_by_sub(&row.sub)
@@ -242,6 +253,49 @@ fn grant_authorization_code<'a>(
             row.nonce.as_deref(),
             refresh,
         )
+    })
+}
+
+/// Why a code could not be redeemed, for the client developer; revokes the first redemption's
+/// grant on a replay (RFC 6749 §4.1.2: the server SHOULD revoke all tokens issued from it).
+async fn explain_failed_redemption(
+    state: &AppState,
+    client: &Client,
+    code_hash: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<TokenError, TokenError> {
+    let generic = || invalid_grant("the code is invalid, expired, or already used");
+    let Some(row) = state.store.find_code(code_hash).await? else {
+        return Ok(generic());
+    };
+    if row.consumed_at.is_some() {
+        if let Some(first_grant) = &row.grant_id {
+            state
+                .store
+                .revoke_grant(first_grant, now, now + state.lifetimes.access_token_secs)
+                .await?;
+            tracing::warn!(client_id = %client.client_id, "authorization code replayed; its tokens are revoked");
+        }
+        return Ok(generic());
+    }
+    // Say no more than "invalid" to a client the code does not belong to.
+    if row.client_id != client.client_id || row.expires_at <= now {
+        return Ok(generic());
+    }
+    Ok(if row.redirect_uri != redirect_uri {
+        // RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
+        invalid_grant("redirect_uri does not match the authorization request")
+    } else {
+        match (&row.code_challenge, verifier) {
+            (Some(_), None) => invalid_grant("code_verifier is required"),
+            // RFC 9700 §2.1.1: a verifier without a challenge signals a PKCE downgrade attempt.
+            (None, Some(_)) => invalid_grant(
+                "code_verifier sent but no code_challenge was in the authorization request",
+            ),
+            _ => invalid_grant("code_verifier does not match the code_challenge"),
+        }
     })
 }
 

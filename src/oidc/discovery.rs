@@ -61,7 +61,7 @@ impl Document {
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
                 "name", "preferred_username", "updated_at", "email", "email_verified"
             ],
-            "prompt_values_supported": ["none", "login", "consent"],
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
             "claims_parameter_supported": false,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,

@@ -56,6 +56,23 @@ pub struct NewAuthorizationCode<'a> {
     pub expires_at: i64,
 }
 
+/// What a redemption presents (see [`Store::consume_code`]).
+#[derive(Debug)]
+pub struct ConsumeCode<'a> {
+    /// SHA-256 (hex) of the presented code.
+    pub code_hash: &'a str,
+    /// The authenticated client.
+    pub client_id: &'a str,
+    /// The redirect_uri presented at the token endpoint.
+    pub redirect_uri: &'a str,
+    /// BASE64URL(SHA256(code_verifier)), or `None` without a verifier.
+    pub code_challenge: Option<&'a str>,
+    /// The grant this redemption starts.
+    pub grant_id: &'a str,
+    /// Unix seconds.
+    pub now: i64,
+}
+
 impl Store {
     /// Stores a freshly issued code.
     pub async fn insert_code(&self, c: NewAuthorizationCode<'_>) -> Result<()> {
@@ -79,38 +96,39 @@ impl Store {
         Ok(())
     }
 
-    /// Atomically marks the code consumed by the new grant `grant_id` and returns it, if it
-    /// exists, belongs to `client_id`, has not expired and was not consumed before. Under any
-    /// number of concurrent calls for one code, at most one gets `Some`.
-    pub async fn consume_code(
-        &self,
-        code_hash: &str,
-        client_id: &str,
-        grant_id: &str,
-        now: i64,
-    ) -> Result<Option<AuthorizationCodeRow>> {
+    /// Atomically marks the code consumed by the new grant and returns it — only if every
+    /// binding holds: it exists, belongs to `client_id`, has not expired, was not consumed, was
+    /// issued for `redirect_uri`, and its PKCE challenge equals `code_challenge` (the S256 of the
+    /// presented verifier, or `None` when none was sent and none was required). A request that
+    /// fails a check therefore cannot burn the code of the rightful client. Under any number of
+    /// concurrent calls for one code, at most one gets `Some`.
+    pub async fn consume_code(&self, c: ConsumeCode<'_>) -> Result<Option<AuthorizationCodeRow>> {
         Ok(sqlx::query_as::<_, AuthorizationCodeRow>(
             "UPDATE authorization_codes SET consumed_at = $3, grant_id = $4 \
              WHERE code_hash = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 \
+               AND redirect_uri = $5 \
+               AND ((code_challenge IS NULL AND $6 = '') OR code_challenge = $6) \
              RETURNING *",
         )
-        .bind(code_hash)
-        .bind(client_id)
-        .bind(now)
-        .bind(grant_id)
+        .bind(c.code_hash)
+        .bind(c.client_id)
+        .bind(c.now)
+        .bind(c.grant_id)
+        .bind(c.redirect_uri)
+        // The challenge is public (it travelled in the front channel): a plain SQL comparison
+        // leaks nothing a timing attack could use.
+        .bind(c.code_challenge.unwrap_or_default())
         .fetch_optional(self.pool())
         .await?)
     }
 
-    /// The grant started by this code, if the code was already redeemed (a replay,
-    /// RFC 6749 §4.1.2).
-    pub async fn consumed_code_grant(&self, code_hash: &str) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT grant_id FROM authorization_codes WHERE code_hash = $1 AND consumed_at IS NOT NULL",
+    /// A code by hash, whatever its state (to explain a failed redemption).
+    pub async fn find_code(&self, code_hash: &str) -> Result<Option<AuthorizationCodeRow>> {
+        Ok(sqlx::query_as::<_, AuthorizationCodeRow>(
+            "SELECT * FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
         .fetch_optional(self.pool())
-        .await?;
-        Ok(row.and_then(|(g,)| g))
+        .await?)
     }
 }

@@ -149,7 +149,9 @@ pub async fn login_post(
         sub: user.sub.clone(),
         auth_time: now,
     };
-    if session::log_in(&session, sso).await.is_err()
+    if session::log_in(&session, sso, state.lifetimes.session_secs)
+        .await
+        .is_err()
         || session::remove_pending(&session, request_id).await.is_err()
     {
         return error_page(lang, PageError::Unavailable);

@@ -13,7 +13,7 @@ const SSO_KEY: &str = "sso";
 const CSRF_KEY: &str = "csrf";
 const PENDING_KEY: &str = "pending";
 /// At most this many authorization requests wait in one browser (several tabs, several apps).
-const MAX_PENDING: usize = 8;
+const MAX_PENDING: usize = 4;
 /// A login form older than this (seconds) is refused as expired.
 pub const PENDING_TTL_SECS: i64 = 30 * 60;
 
@@ -37,10 +37,19 @@ pub async fn sso(session: &Session) -> Option<Sso> {
     session.get::<Sso>(SSO_KEY).await.ok().flatten()
 }
 
-/// Records a successful login. The session id changes first, so an id planted before login
-/// (session fixation) is worthless afterwards.
-pub async fn log_in(session: &Session, sso: Sso) -> Result<(), tower_sessions::session::Error> {
+/// Records a successful login. The session id and the CSRF token change first, so values
+/// planted or seen before login (session fixation) are worthless afterwards; the session then
+/// lives for the configured idle lifetime.
+pub async fn log_in(
+    session: &Session,
+    sso: Sso,
+    idle_secs: i64,
+) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
+    session.remove::<String>(CSRF_KEY).await?;
+    session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
+        time::Duration::seconds(idle_secs),
+    )));
     session.insert(SSO_KEY, sso).await
 }
 
@@ -100,6 +109,13 @@ pub async fn put_pending(
         },
     );
     session.insert(PENDING_KEY, pending).await?;
+    if sso(session).await.is_none() {
+        // Anonymous browsers only hold a login in progress: keep their rows short-lived so
+        // a flood of /authorize requests cannot fill the database for a day.
+        session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
+            time::Duration::seconds(PENDING_TTL_SECS),
+        )));
+    }
     Ok(id)
 }
 

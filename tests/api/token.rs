@@ -203,6 +203,65 @@ async fn token_rejects_missing_or_wrong_code_verifier() {
 }
 
 #[tokio::test]
+async fn a_failed_redemption_does_not_spend_the_code() {
+    // Someone holding a public client's code but not its verifier cannot burn it.
+    let app = spawn_app().await;
+    let (verifier, challenge) = pkce_pair();
+    let code = app
+        .authorize_and_login(
+            &app.public,
+            &[
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    let (wrong, _) = pkce_pair();
+    let public = app.public.clone();
+    let attempt = |v: &str, redirect: &str| {
+        let pairs = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("client_id", public.client_id.as_str()),
+            ("code_verifier", v),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            app.post_token(&pairs, None).await
+        }
+    };
+    let res = attempt(&wrong, &public.redirect_uri).await;
+    assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let res = attempt(&verifier, "http://127.0.0.1:7777/other").await;
+    assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let res = attempt(&verifier, &public.redirect_uri).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn authorize_refuses_invalid_utf8_instead_of_rewriting_state() {
+    let app = spawn_app().await;
+    let url = format!(
+        "{}&ui_locales=%C0%AF",
+        app.authorize_url(&app.confidential, &[])
+    );
+    let res = app.browser.get(url).send().await.expect("get");
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let (_, pairs) = crate::helpers::location_params(&res);
+    assert_eq!(
+        crate::helpers::param(&pairs, "error"),
+        Some("invalid_request")
+    );
+    assert_eq!(crate::helpers::param(&pairs, "state"), Some("af0ifjsldkj"));
+}
+
+#[tokio::test]
 async fn token_rejects_verifier_when_no_challenge_was_sent() {
     let app = spawn_app().await;
     let code = app.authorize_and_login(&app.confidential, &[]).await;
@@ -362,7 +421,7 @@ async fn unsupported_grant_type_and_malformed_requests() {
         .send()
         .await
         .expect("post");
-    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
 
 #[tokio::test]
