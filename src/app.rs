@@ -135,7 +135,7 @@ impl Application {
         serve: &ServeConfig,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(serve.bind)
+        let listener = TcpListener::bind(&serve.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", serve.bind))?;
         Self::build_on(listener, common, serve, clock).await
@@ -149,7 +149,7 @@ impl Application {
         serve: &ServeConfig,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let issuer = Issuer::parse(&common.issuer).map_err(anyhow::Error::msg)?;
+        let issuer = common.issuer_for(&serve.bind).map_err(anyhow::Error::msg)?;
         let store = Store::connect(&common.database_url, common.db_acquire_timeout())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;

@@ -56,7 +56,8 @@ enum UserCommand {
         /// Full name (the `name` claim).
         #[arg(long)]
         name: String,
-        /// Read the password from standard input (required: passwords never go on the command line).
+        /// Read the password from standard input: piped, or typed at a prompt with the input
+        /// hidden (required: passwords never go on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
     },
@@ -137,10 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Add { email, name, .. }) => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .context("cannot read the password from standard input")?;
+            let password = read_password()?;
             let password = password.trim_end_matches(['\n', '\r']);
             let store = open_store(&cli.common).await?;
             let sub = add_user(&store, &email, &name, password).await?;
@@ -151,7 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::List) => {
-            let store = open_store(&cli.common).await?;
+            let store = open_existing_store(&cli.common).await?;
             for u in store.list_users().await? {
                 println!("{}\t{}\t{}", u.sub, u.email, u.name);
             }
@@ -181,7 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(ClientCommand::List) => {
-            let store = open_store(&cli.common).await?;
+            let store = open_existing_store(&cli.common).await?;
             for c in store.list_clients().await? {
                 println!(
                     "{}\t{}\t{}\t{}",
@@ -253,6 +251,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The password from standard input: a pipe is read to its end; at a terminal, one hidden line
+/// after a prompt (so it never shows on screen or in shell history).
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("Password (hidden, then Enter): ");
+        return rpassword::read_password().context("cannot read the password from the terminal");
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    Ok(password)
+}
+
+/// Opens the database without migrating it: for commands that only read.
+async fn open_existing_store(common: &CommonConfig) -> anyhow::Result<Store> {
+    Store::connect(&common.database_url, common.db_acquire_timeout())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))
 }
 
 async fn open_store(common: &CommonConfig) -> anyhow::Result<Store> {
@@ -452,25 +472,52 @@ async fn serve_command(
     Ok(())
 }
 
+/// Makes sure the demo user and client exist, with fresh credentials printed on stdout (each run
+/// resets them: the previous ones were shown once and cannot be recovered from their hashes).
 async fn seed_demo(store: &Store, issuer: &str) -> anyhow::Result<()> {
-    if !store.list_users().await?.is_empty() || !store.list_clients().await?.is_empty() {
-        eprintln!("  --demo: the database already has users or clients; nothing seeded.");
-        return Ok(());
+    const EMAIL: &str = "demo@example.com";
+    const NAME: &str = "Demo app";
+    let rng = || anyhow::anyhow!("the OS random generator failed");
+    let password = random_token(12).map_err(|_| rng())?;
+    let now = Clock::system().now();
+    match store.find_user_by_email(EMAIL).await? {
+        Some(user) => {
+            let hash = crate::password::hash(&password).map_err(anyhow::Error::msg)?;
+            store.set_user_password(&user.sub, &hash, now).await?;
+        }
+        None => {
+            add_user(store, EMAIL, "Demo User", &password).await?;
+        }
     }
-    let password =
-        random_token(12).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
-    add_user(store, "demo@example.com", "Demo User", &password).await?;
     let redirect = "http://localhost:9999/callback".to_owned();
-    let client = add_client(
-        store,
-        &ClientRegistration::new("Demo app", std::slice::from_ref(&redirect), false),
-    )
-    .await?;
-    let client_id = client["client_id"].as_str().unwrap_or_default();
-    let secret = client["client_secret"].as_str().unwrap_or_default();
+    let existing = store
+        .list_clients()
+        .await?
+        .into_iter()
+        .find(|c| c.name == NAME && !c.is_public());
+    let (client_id, secret) = match existing {
+        Some(c) => {
+            let secret = random_token(32).map_err(|_| rng())?;
+            store
+                .set_client_secret(&c.client_id, &sha256_hex(&secret))
+                .await?;
+            (c.client_id, secret)
+        }
+        None => {
+            let out = add_client(
+                store,
+                &ClientRegistration::new(NAME, std::slice::from_ref(&redirect), false),
+            )
+            .await?;
+            (
+                out["client_id"].as_str().unwrap_or_default().to_owned(),
+                out["client_secret"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
     // On stdout, not the log stream: credentials must never end up in collected logs.
     println!(
-        "\n  Demo seeded (shown once):\n    user:          demo@example.com / {password}\n    client_id:     {client_id}\n    client_secret: {secret}\n    redirect_uri:  {redirect}\n\n  Open in a browser:\n    {issuer}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2Flocalhost%3A9999%2Fcallback&scope=openid%20profile%20email&state=xyz&nonce=n-0S6\n"
+        "\n  Demo credentials (new on every --demo start):\n    user:          {EMAIL} / {password}\n    client_id:     {client_id}\n    client_secret: {secret}\n    redirect_uri:  {redirect}\n\n  Open in a browser:\n    {issuer}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2Flocalhost%3A9999%2Fcallback&scope=openid%20profile%20email&state=xyz&nonce=n-0S6\n"
     );
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! Settings, from command-line flags or environment variables (flags win), with defaults that work
 //! on a laptop with nothing installed.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -29,14 +28,10 @@ pub struct CommonConfig {
     pub keys_dir: PathBuf,
 
     /// Issuer identifier (OIDC Core §2 `iss`): an http(s) URL with no query or fragment; it may
-    /// carry a path (`https://id.example.com/auth`). Every endpoint lives below it.
-    #[arg(
-        long,
-        env = "SEKIMORI_ISSUER",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub issuer: String,
+    /// carry a path (`https://id.example.com/auth`). Every endpoint lives below it. Default:
+    /// `http://` + the listen address (so `--bind 127.0.0.1:9000` alone just works locally).
+    #[arg(long, env = "SEKIMORI_ISSUER", global = true)]
+    pub issuer: Option<String>,
 
     /// How long a request waits for a database connection before failing with 503, in
     /// milliseconds.
@@ -50,6 +45,27 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
+    /// The issuer: the configured one, else `http://` + `bind` for a loopback or named host.
+    ///
+    /// Errors: a message when the issuer would have to be guessed for a wildcard address
+    /// (`0.0.0.0`, `[::]`): relying parties compare `iss` exactly, so it must be the public URL.
+    pub fn issuer_for(&self, bind: &str) -> Result<Issuer, String> {
+        let raw = match &self.issuer {
+            Some(i) => i.clone(),
+            None => {
+                let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+                if matches!(host, "0.0.0.0" | "[::]" | "::" | "") {
+                    return Err(format!(
+                        "listening on {bind} needs an explicit issuer: set SEKIMORI_ISSUER (or \
+                         --issuer) to the public URL relying parties use, e.g. https://id.example.com"
+                    ));
+                }
+                format!("http://{bind}")
+            }
+        };
+        Issuer::parse(&raw)
+    }
+
     /// The acquire timeout as a duration.
     pub fn db_acquire_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.db_acquire_timeout_ms)
@@ -59,9 +75,9 @@ impl CommonConfig {
 /// Settings of `sekimori serve` beyond the common ones.
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
-    /// Listen address (`host:port`; port 0 picks a free one).
+    /// Listen address (`host:port`, e.g. `127.0.0.1:8080`, `localhost:9000`, `0.0.0.0:8080`).
     #[arg(long, env = "SEKIMORI_BIND", default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
+    pub bind: String,
 
     /// Lifetime of an authorization code, in seconds (RFC 6749 §4.1.2 recommends at most 600).
     #[arg(long, env = "SEKIMORI_CODE_TTL_SECS", default_value_t = 60)]
@@ -93,7 +109,7 @@ pub struct ServeConfig {
 impl Default for ServeConfig {
     fn default() -> Self {
         Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            bind: "127.0.0.1:8080".into(),
             code_ttl_secs: 60,
             access_token_ttl_secs: 3600,
             id_token_ttl_secs: 3600,

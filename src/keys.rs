@@ -28,12 +28,12 @@ use crate::crypto::{b64url, sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The key folder or a key file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (shown inline, not as a separate cause).
+        error: std::io::Error,
     },
     /// A PEM file holds something we cannot use as a signing key.
     #[error("{path}: {reason}")]
@@ -169,7 +169,9 @@ impl SigningKey {
             path: path.to_owned(),
             reason,
         };
-        let blocks = pem::parse_many(text).map_err(|e| bad(format!("not a PEM file ({e})")))?;
+        let blocks = pem::parse_many(text).map_err(|_| {
+            bad("not a PEM file (expected -----BEGIN … PRIVATE KEY----- blocks)".into())
+        })?;
         let block = blocks
             .iter()
             .find(|b| b.tag().ends_with("PRIVATE KEY"))
@@ -537,9 +539,9 @@ impl KeySet {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |error| Error::Io {
         path: path.to_owned(),
-        source,
+        error,
     }
 }
 

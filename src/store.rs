@@ -42,7 +42,7 @@ pub enum Error {
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
     /// Any other database error: a 500.
-    #[error("database error: {0}")]
+    #[error("{0}")]
     Db(sqlx::Error),
     /// The DATABASE_URL is not one we support.
     #[error("{0}")]
@@ -107,6 +107,16 @@ impl Store {
         };
         if backend == Backend::Sqlite {
             create_sqlite_parent(database_url)?;
+        }
+        // One direct attempt first, so a refused connection or a missing file is reported as
+        // such, not as the pool's "timed out" after retrying.
+        if let Err(e) = <sqlx::AnyConnection as sqlx::Connection>::connect(database_url).await {
+            let hint = if backend == Backend::Sqlite && !database_url.contains("mode=rwc") {
+                " (to create a new SQLite database, end the URL with ?mode=rwc)"
+            } else {
+                ""
+            };
+            return Err(Error::BadUrl(format!("{e}{hint}")));
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })

@@ -20,6 +20,8 @@ CREATE TABLE clients (
     grant_types         TEXT NOT NULL,        -- space-delimited
     id_token_signed_response_alg     TEXT NOT NULL DEFAULT 'RS256',  -- OIDC Registration §2
     access_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256',
+    post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]',  -- JSON array (RP-Initiated Logout §3)
+    first_party         BIGINT NOT NULL DEFAULT 0,  -- 1: trusted, no consent page
     created_at          BIGINT NOT NULL
 );
 
@@ -65,6 +67,15 @@ CREATE TABLE revocations (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX revocations_expires_at ON revocations(expires_at);
+
+-- What each user allowed each third-party client (the consent page's answer).
+CREATE TABLE consents (
+    sub        TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    scope      TEXT NOT NULL,                 -- space-delimited, the union of what was allowed
+    granted_at BIGINT NOT NULL,
+    PRIMARY KEY (sub, client_id)
+);
 
 CREATE TABLE sessions (
     id          TEXT PRIMARY KEY,

@@ -141,6 +141,16 @@ impl Store {
         )
     }
 
+    /// Replaces a confidential client's secret hash.
+    pub async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE clients SET secret_hash = $2 WHERE client_id = $1")
+            .bind(client_id)
+            .bind(secret_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Every client, oldest first.
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
         Ok(

@@ -80,6 +80,17 @@ impl Store {
         )
     }
 
+    /// Replaces a user's password hash.
+    pub async fn set_user_password(&self, sub: &str, password_hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE sub = $1")
+            .bind(sub)
+            .bind(password_hash)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Every user, oldest first.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         Ok(

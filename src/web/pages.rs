@@ -64,8 +64,12 @@ impl PageError {
             }
             (Self::InvalidRequest, Lang::En) => "The sign-in request is malformed.",
             (Self::InvalidRequest, Lang::Ja) => "ログイン要求の形式が正しくありません。",
-            (Self::LoginExpired, Lang::En) => "This sign-in attempt has expired.",
-            (Self::LoginExpired, Lang::Ja) => "このログイン操作は有効期限が切れました。",
+            (Self::LoginExpired, Lang::En) => {
+                "This sign-in attempt has expired, or your browser did not send our cookie back. Allow cookies for this site, go back to the application and start again."
+            }
+            (Self::LoginExpired, Lang::Ja) => {
+                "このログイン操作は有効期限が切れたか、ブラウザーが Cookie を送信しませんでした。このサイトの Cookie を許可し、アプリケーションに戻ってもう一度お試しください。"
+            }
             (Self::CsrfFailed, Lang::En) => {
                 "The form could not be verified. Reload the page and try again."
             }

@@ -163,7 +163,7 @@ pub async fn start_node(
     let common = CommonConfig {
         database_url: database_url.to_owned(),
         keys_dir: keys_dir.to_owned(),
-        issuer: issuer.to_owned(),
+        issuer: Some(issuer.to_owned()),
         db_acquire_timeout_ms,
     };
     let app = Application::build_on(listener, &common, &ServeConfig::default(), clock)
