@@ -92,6 +92,12 @@ enum ClientCommand {
         /// Access token signing algorithm: RS256, ES256 or EdDSA.
         #[arg(long, default_value = "RS256")]
         access_token_alg: String,
+        /// Where RP-Initiated Logout may return the browser (exact match); repeatable.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A first-party (trusted) client: its users see no consent page.
+        #[arg(long)]
+        first_party: bool,
     },
     /// List clients.
     List,
@@ -163,6 +169,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             grant_types,
             id_token_alg,
             access_token_alg,
+            post_logout_redirect_uris,
+            first_party,
         }) => {
             let registration = ClientRegistration {
                 name,
@@ -172,6 +180,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 grant_types,
                 id_token_alg: parse_alg(&id_token_alg)?,
                 access_token_alg: parse_alg(&access_token_alg)?,
+                post_logout_redirect_uris,
+                first_party,
             };
             let store = open_store(&cli.common).await?;
             let out = add_client(&store, &registration).await?;
@@ -344,6 +354,10 @@ pub struct ClientRegistration {
     pub id_token_alg: Alg,
     /// Access token algorithm.
     pub access_token_alg: Alg,
+    /// Exact post-logout redirect URIs (RP-Initiated Logout 1.0 §3).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Trusted: no consent page.
+    pub first_party: bool,
 }
 
 impl ClientRegistration {
@@ -357,6 +371,8 @@ impl ClientRegistration {
             grant_types: Vec::new(),
             id_token_alg: Alg::RS256,
             access_token_alg: Alg::RS256,
+            post_logout_redirect_uris: Vec::new(),
+            first_party: false,
         }
     }
 }
@@ -379,7 +395,7 @@ pub async fn add_client(
     if r.name.trim().is_empty() {
         bail!("--name must not be empty");
     }
-    for uri in &r.redirect_uris {
+    for uri in r.redirect_uris.iter().chain(&r.post_logout_redirect_uris) {
         let parsed = url::Url::parse(uri)
             .with_context(|| format!("redirect URI {uri:?} is not an absolute URI"))?;
         if parsed.fragment().is_some() {
@@ -437,6 +453,8 @@ pub async fn add_client(
             grant_types: &grant_types,
             id_token_alg: r.id_token_alg,
             access_token_alg: r.access_token_alg,
+            post_logout_redirect_uris: &r.post_logout_redirect_uris,
+            first_party: r.first_party,
             now: Clock::system().now(),
         })
         .await?;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod introspect;
 pub mod params;
 pub mod pkce;
+pub mod response;
 pub mod revoke;
 pub mod token;
 

@@ -7,6 +7,7 @@
 
 mod clients;
 mod codes;
+mod consents;
 mod refresh_tokens;
 mod sessions;
 mod users;
@@ -19,6 +20,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use clients::{Client, NewClient};
 pub use codes::{AuthorizationCodeRow, ConsumeCode, NewAuthorizationCode};
+pub use consents::Consent;
 pub use refresh_tokens::{NewRefreshToken, RefreshTokenRow, RotateOutcome};
 pub use sessions::SqlSessionStore;
 pub use users::{NewUser, User};

@@ -1,6 +1,7 @@
 //! The HTML side: the login page, the browser session, CSRF tokens, page headers, English and
 //! Japanese texts, human error pages.
 
+pub mod consent;
 pub mod headers;
 pub mod i18n;
 pub mod login;
@@ -44,6 +45,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route("/login", post(login::login_post))
+        .route("/consent", post(consent::consent_post))
         .layer(sessions)
         // tower-sessions answers a failed session save with a bare 500; a person should see
         // our page and a retryable 503 instead.

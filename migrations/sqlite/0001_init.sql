@@ -33,6 +33,7 @@ CREATE TABLE authorization_codes (
     scope          TEXT NOT NULL,
     nonce          TEXT,
     code_challenge TEXT,
+    id_token_claims TEXT NOT NULL DEFAULT '',  -- claims requested for the ID token (OIDC Core §5.5)
     auth_time      INTEGER NOT NULL,
     expires_at     INTEGER NOT NULL,
     consumed_at    INTEGER,
@@ -48,6 +49,7 @@ CREATE TABLE refresh_tokens (
     client_id      TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
     sub            TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
     scope          TEXT NOT NULL,
+    id_token_claims TEXT NOT NULL DEFAULT '',
     auth_time      INTEGER NOT NULL,
     expires_at     INTEGER NOT NULL,               -- idle expiry, never past family_expires_at
     family_expires_at INTEGER NOT NULL,            -- absolute expiry of the whole grant

@@ -8,14 +8,16 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::error::AuthorizeErrorCode;
 use super::params::Params;
 use super::pkce;
+pub use super::response::redirect_with;
+use super::response::{ResponseMode, deliver};
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256_hex};
 use crate::store::NewAuthorizationCode;
@@ -48,6 +50,15 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// Preferred UI languages, space-delimited BCP 47 tags.
     pub ui_locales: Option<String>,
+    /// How the response travels back.
+    pub response_mode: ResponseMode,
+    /// A first-party client skips the consent page.
+    pub first_party: bool,
+    /// Claims the `claims` parameter asked for in the ID token, allowed by the granted scopes
+    /// (space-delimited, OIDC Core §5.5).
+    pub id_token_claims: String,
+    /// The `sub` of a valid `id_token_hint` (OIDC Core §3.1.2.1).
+    pub id_token_hint_sub: Option<String>,
 }
 
 /// An error to send back to the client at its redirect_uri.
@@ -55,6 +66,8 @@ pub struct AuthorizationRequest {
 pub struct ErrorRedirect {
     /// The validated redirect_uri.
     pub redirect_uri: String,
+    /// How to deliver it.
+    pub response_mode: ResponseMode,
     /// The client's state, if it sent one.
     pub state: Option<String>,
     /// The error code.
@@ -72,46 +85,34 @@ pub enum Rejection {
     Redirect(ErrorRedirect),
 }
 
-/// Appends `pairs` to `redirect_uri`'s query, keeping any query it already has (RFC 6749 §3.1.2).
-pub fn redirect_with(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
-    match url::Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            {
-                let mut q = url.query_pairs_mut();
-                for (k, v) in pairs {
-                    if let Some(v) = v {
-                        q.append_pair(k, v);
-                    }
-                }
-            }
-            url.to_string()
-        }
-        // Registered URIs are validated as absolute URLs at registration.
-        Err(_) => redirect_uri.to_owned(),
-    }
-}
-
 impl ErrorRedirect {
-    /// The redirect response (302 Found, RFC 6749 §4.1.2.1).
+    /// An error for `req`'s client.
+    pub fn for_request(
+        req: &AuthorizationRequest,
+        code: AuthorizeErrorCode,
+        description: &str,
+    ) -> Self {
+        Self {
+            redirect_uri: req.redirect_uri.clone(),
+            response_mode: req.response_mode,
+            state: req.state.clone(),
+            code,
+            description: description.to_owned(),
+        }
+    }
+
+    /// The response: 302 with the error in the query, or a form post (RFC 6749 §4.1.2.1).
     pub fn into_response(self, issuer: &str) -> Response {
-        let location = redirect_with(
+        deliver(
             &self.redirect_uri,
+            self.response_mode,
             &[
                 ("error", Some(&self.code.name())),
                 ("error_description", Some(&self.description)),
                 ("state", self.state.as_deref()),
                 ("iss", Some(issuer)),
             ],
-        );
-        found(&location)
-    }
-}
-
-/// A `302 Found` to `location` (RFC 6749 §4.1.2 uses 302 in its examples; some RPs expect it).
-pub fn found(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
-        Err(_) => pages::error_page(Lang::En, PageError::InvalidRequest),
+        )
     }
 }
 
@@ -183,9 +184,15 @@ pub async fn validate(
         .get("state")
         .filter(|s| s.len() <= super::params::MAX_VALUE_LEN)
         .map(str::to_owned);
+    // An unsupported response_mode is answered in the default mode.
+    let response_mode = params
+        .get("response_mode")
+        .and_then(ResponseMode::parse)
+        .unwrap_or_default();
     let fail = |code: AuthorizeErrorCode, description: &str| {
         Rejection::Redirect(ErrorRedirect {
             redirect_uri: redirect_uri.to_owned(),
+            response_mode,
             state: client_state.clone(),
             code,
             description: description.to_owned(),
@@ -241,14 +248,13 @@ pub async fn validate(
             ));
         }
     }
-    match params.get("response_mode") {
-        None | Some("query") => {}
-        Some(_) => {
-            return Err(fail(
-                E::InvalidRequest,
-                "unsupported response_mode; only query is supported",
-            ));
-        }
+    if let Some(mode) = params.get("response_mode")
+        && ResponseMode::parse(mode).is_none()
+    {
+        return Err(fail(
+            E::InvalidRequest,
+            "unsupported response_mode; query and form_post are supported",
+        ));
     }
     if !client.allows_grant("authorization_code") {
         return Err(fail(
@@ -343,6 +349,24 @@ pub async fn validate(
         }
         _ => {}
     }
+    let id_token_claims = match params.get("claims") {
+        None => String::new(),
+        Some(raw) => requested_id_token_claims(raw, &granted).ok_or_else(|| {
+            fail(
+                E::InvalidRequest,
+                "claims must be a JSON object (OIDC Core §5.5)",
+            )
+        })?,
+    };
+    let id_token_hint_sub = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => Some(hinted_subject(state, hint).ok_or_else(|| {
+            fail(
+                E::InvalidRequest,
+                "id_token_hint is not an ID token we issued",
+            )
+        })?),
+    };
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         client_name: client.name.clone(),
@@ -355,13 +379,70 @@ pub async fn validate(
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
         ui_locales: params.get("ui_locales").map(str::to_owned),
+        response_mode,
+        first_party: client.first_party,
+        id_token_claims,
+        id_token_hint_sub,
     })
 }
 
-/// Issues a code for `req` to the user `sub` and returns the success redirect
-/// (RFC 6749 §4.1.2 with `iss`, RFC 9207 §2).
+/// Claims the scopes release (OIDC Core §5.4): a `claims` request can place them in the ID
+/// token, never reach beyond them.
+pub fn claims_of_scope(scope: &str) -> &'static [&'static str] {
+    match scope {
+        "profile" => &["name", "preferred_username", "updated_at"],
+        "email" => &["email", "email_verified"],
+        _ => &[],
+    }
+}
+
+/// The names in the `id_token` member of a `claims` request (OIDC Core §5.5) that the granted
+/// scopes allow, space-delimited; `None` when `raw` is not a JSON object of objects.
+fn requested_id_token_claims(raw: &str, granted: &[&str]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let obj = value.as_object()?;
+    for member in ["userinfo", "id_token"] {
+        if let Some(m) = obj.get(member)
+            && !m.is_object()
+        {
+            return None;
+        }
+    }
+    let allowed: Vec<&str> = granted
+        .iter()
+        .flat_map(|s| claims_of_scope(s))
+        .copied()
+        .collect();
+    let names: Vec<&str> = obj
+        .get("id_token")
+        .and_then(|m| m.as_object())
+        .map(|m| {
+            m.keys()
+                .map(String::as_str)
+                .filter(|k| allowed.contains(k))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(names.join(" "))
+}
+
+/// The `sub` of an ID token we issued (expired ones too: the hint names a user, it grants
+/// nothing).
+fn hinted_subject(state: &AppState, hint: &str) -> Option<String> {
+    let claims: serde_json::Value = state.published().keys.verify(hint, "JWT").ok()?;
+    if claims.get("iss").and_then(|v| v.as_str()) != Some(state.issuer.as_str()) {
+        return None;
+    }
+    claims
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+/// Issues a code for `req` to the user `sub` and returns the success response
+/// (RFC 6749 §4.1.2 with `iss`, RFC 9207 §2), as a 302 or a form post.
 ///
-/// Errors: a `temporarily_unavailable` redirect when the code cannot be stored.
+/// Errors: a `temporarily_unavailable` response when the code cannot be stored.
 pub async fn issue_code(
     state: &AppState,
     req: &AuthorizationRequest,
@@ -370,12 +451,11 @@ pub async fn issue_code(
 ) -> Response {
     let issuer = state.issuer.as_str();
     let unavailable = || {
-        ErrorRedirect {
-            redirect_uri: req.redirect_uri.clone(),
-            state: req.state.clone(),
-            code: AuthorizeErrorCode::TemporarilyUnavailable,
-            description: "please try again".into(),
-        }
+        ErrorRedirect::for_request(
+            req,
+            AuthorizeErrorCode::TemporarilyUnavailable,
+            "please try again",
+        )
         .into_response(issuer)
     };
     let Ok(code) = random_token(32) else {
@@ -393,6 +473,7 @@ pub async fn issue_code(
             scope: &req.scope,
             nonce: req.nonce.as_deref(),
             code_challenge: req.code_challenge.as_deref(),
+            id_token_claims: &req.id_token_claims,
             auth_time,
             now,
             expires_at: now.saturating_add(state.lifetimes.code_secs),
@@ -403,14 +484,55 @@ pub async fn issue_code(
         return unavailable();
     }
     tracing::info!(client_id = %req.client_id, sub, "authorization code issued");
-    found(&redirect_with(
+    deliver(
         &req.redirect_uri,
+        req.response_mode,
         &[
             ("code", Some(&code)),
             ("state", req.state.as_deref()),
             ("iss", Some(issuer)),
         ],
-    ))
+    )
+}
+
+/// The user `sso` is authenticated for `req`: issue the code, or ask for consent first when a
+/// third-party client wants scopes the user has not allowed it (or `prompt=consent`).
+///
+/// Errors: `consent_required` for `prompt=none` when consent is missing (OIDC Core §3.1.2.6).
+pub async fn continue_as(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    req: AuthorizationRequest,
+    sso: &session::Sso,
+) -> Response {
+    if req.first_party {
+        return issue_code(state, &req, &sso.sub, sso.auth_time).await;
+    }
+    let consent = match state.store.find_consent(&sso.sub, &req.client_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: storage failure");
+            return pages::error_page(lang, PageError::Unavailable);
+        }
+    };
+    let forced = req.prompt.iter().any(|p| p == "consent");
+    let covered = consent.is_some_and(|c| {
+        let allowed: Vec<&str> = c.scope.split(' ').collect();
+        req.scope.split(' ').all(|s| allowed.contains(&s))
+    });
+    if covered && !forced {
+        return issue_code(state, &req, &sso.sub, sso.auth_time).await;
+    }
+    if req.prompt.iter().any(|p| p == "none") {
+        return ErrorRedirect::for_request(
+            &req,
+            AuthorizeErrorCode::ConsentRequired,
+            "the user has not allowed this client these scopes",
+        )
+        .into_response(state.issuer.as_str());
+    }
+    crate::web::consent::show_consent(state, session, lang, req).await
 }
 
 /// `GET /authorize` (RFC 6749 §4.1.1).
@@ -449,8 +571,8 @@ async fn authorize(
     };
     let now = state.clock.now();
     let sso = session::sso(session).await;
-    // OIDC Core §3.1.2.3: reuse the session unless the client asks for a fresh login or the
-    // session is older than max_age.
+    // OIDC Core §3.1.2.3: reuse the session unless the client asks for a fresh login, the
+    // session is older than max_age, or id_token_hint names someone else.
     let fresh_enough = |auth_time: i64| match req.max_age {
         Some(max_age) => now.saturating_sub(auth_time) <= max_age,
         None => true,
@@ -460,10 +582,11 @@ async fn authorize(
         .prompt
         .iter()
         .any(|p| p == "login" || p == "select_account");
-    let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time));
+    let hint_ok = |sub: &str| req.id_token_hint_sub.as_deref().is_none_or(|h| h == sub);
+    let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time) && hint_ok(&s.sub));
     if let Some(sso) = reusable {
         match state.store.find_user_by_sub(&sso.sub).await {
-            Ok(Some(_)) => return issue_code(state, &req, &sso.sub, sso.auth_time).await,
+            Ok(Some(_)) => return continue_as(state, session, lang, req, &sso).await,
             Ok(None) => {} // the account is gone: log in again
             Err(e) => {
                 tracing::error!(error = %e, "authorize: storage failure");
@@ -473,12 +596,11 @@ async fn authorize(
     }
     if req.prompt.iter().any(|p| p == "none") {
         // OIDC Core §3.1.2.6.
-        return ErrorRedirect {
-            redirect_uri: req.redirect_uri,
-            state: req.state,
-            code: AuthorizeErrorCode::LoginRequired,
-            description: "the user is not logged in".into(),
-        }
+        return ErrorRedirect::for_request(
+            &req,
+            AuthorizeErrorCode::LoginRequired,
+            "the user is not logged in",
+        )
         .into_response(state.issuer.as_str());
     }
     crate::web::login::show_login(state, session, lang, req).await

@@ -231,7 +231,8 @@ fn grant_authorization_code<'a>(
             .await?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
         let grant = UserGrant {
-            sub: &user.sub,
+            user: &user,
+            id_token_claims: &row.id_token_claims,
             scope: &row.scope,
             auth_time: row.auth_time,
             grant_id: &grant_id,
@@ -362,7 +363,8 @@ fn grant_refresh_token<'a>(
             .await?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
         let grant = UserGrant {
-            sub: &user.sub,
+            user: &user,
+            id_token_claims: &row.id_token_claims,
             // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
             scope: &row.scope,
             auth_time: row.auth_time,
@@ -469,7 +471,8 @@ fn grant_password<'a>(
         let now = state.clock.now();
         let grant_id = random_token(16).map_err(|_| server_error("rng"))?;
         let grant = UserGrant {
-            sub: &user.sub,
+            user: &user,
+            id_token_claims: "",
             scope: &scope,
             auth_time: now,
             grant_id: &grant_id,
@@ -485,7 +488,9 @@ fn has_scope(scope: &str, wanted: &str) -> bool {
 
 /// A grant made by a user: what every token issued under it carries.
 struct UserGrant<'a> {
-    sub: &'a str,
+    user: &'a crate::store::User,
+    /// Claims asked for in ID tokens (OIDC Core §5.5), space-delimited.
+    id_token_claims: &'a str,
     /// The scope of the grant (and of its refresh tokens).
     scope: &'a str,
     auth_time: i64,
@@ -510,8 +515,9 @@ async fn issue_refresh_token(
             family_id: grant.grant_id,
             code_hash: grant.code_hash,
             client_id: &client.client_id,
-            sub: grant.sub,
+            sub: &grant.user.sub,
             scope: grant.scope,
+            id_token_claims: grant.id_token_claims,
             auth_time: grant.auth_time,
             now,
             expires_at: now.saturating_add(state.lifetimes.refresh_token_idle_secs),
@@ -539,7 +545,7 @@ fn issue_tokens(
         AccessTokenInput {
             issuer,
             client_id: &client.client_id,
-            sub: grant.sub,
+            sub: &grant.user.sub,
             scope,
             auth_time: Some(grant.auth_time),
             grant_id: Some(grant.grant_id),
@@ -556,13 +562,17 @@ fn issue_tokens(
                 IdTokenInput {
                     issuer,
                     client_id: &client.client_id,
-                    sub: grant.sub,
+                    sub: &grant.user.sub,
                     auth_time: grant.auth_time,
                     nonce,
                     access_token: Some(&access_token),
                     now,
                     ttl_secs: state.lifetimes.id_token_secs,
                     alg: client.id_token_alg,
+                    extra: crate::oidc::userinfo::user_claims(
+                        grant.user,
+                        grant.id_token_claims.split(' '),
+                    ),
                 },
             )
             .map_err(server_error)?,

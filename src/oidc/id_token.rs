@@ -30,6 +30,9 @@ pub struct IdTokenClaims<'a> {
     pub at_hash: Option<String>,
     /// Authorized party: the client_id.
     pub azp: &'a str,
+    /// User claims the client asked for in the ID token (OIDC Core §5.5), within its scopes.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `at_hash` (OIDC Core §3.1.3.6): base64url of the left half of the hash of the access token,
@@ -68,6 +71,8 @@ pub struct IdTokenInput<'a> {
     pub ttl_secs: i64,
     /// Signing algorithm (the client's `id_token_signed_response_alg`).
     pub alg: Alg,
+    /// Requested user claims (name, email, …).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Signs a new ID token (`typ: JWT`).
@@ -82,6 +87,7 @@ pub fn mint(keys: &KeySet, input: IdTokenInput<'_>) -> Result<String, Error> {
         nonce: input.nonce,
         at_hash: input.access_token.map(|t| at_hash(t, input.alg)),
         azp: input.client_id,
+        extra: input.extra,
     };
     keys.sign(input.alg, "JWT", &claims)
 }

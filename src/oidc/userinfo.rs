@@ -196,16 +196,31 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
         .find_user_by_sub(&claims.sub)
         .await?
         .ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
-    let mut out = Map::new();
+    let released = scopes
+        .iter()
+        .flat_map(|s| crate::oauth::authorize::claims_of_scope(s))
+        .copied();
+    let mut out = user_claims(&user, released);
     out.insert("sub".into(), json!(user.sub));
-    if scopes.contains(&"profile") {
-        out.insert("name".into(), json!(user.name));
-        out.insert("preferred_username".into(), json!(user.email));
-        out.insert("updated_at".into(), json!(user.updated_at));
-    }
-    if scopes.contains(&"email") {
-        out.insert("email".into(), json!(user.email));
-        out.insert("email_verified".into(), json!(user.email_verified != 0));
-    }
     Ok(Value::Object(out))
+}
+
+/// The user's values for the named claims (OIDC Core §5.1); unknown names are skipped.
+pub fn user_claims<'a>(
+    user: &crate::store::User,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for name in names {
+        let value = match name {
+            "name" => json!(user.name),
+            "preferred_username" => json!(user.email),
+            "updated_at" => json!(user.updated_at),
+            "email" => json!(user.email),
+            "email_verified" => json!(user.email_verified != 0),
+            _ => continue,
+        };
+        out.insert(name.to_owned(), value);
+    }
+    out
 }

@@ -13,6 +13,8 @@ struct ClientRow {
     grant_types: String,
     id_token_signed_response_alg: String,
     access_token_signed_response_alg: String,
+    post_logout_redirect_uris: String,
+    first_party: i64,
     created_at: i64,
 }
 
@@ -35,6 +37,10 @@ pub struct Client {
     pub id_token_alg: Alg,
     /// Algorithm of this client's access tokens (default RS256).
     pub access_token_alg: Alg,
+    /// Where RP-Initiated Logout may send the browser afterwards (exact strings).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A first-party client is trusted: its users see no consent page.
+    pub first_party: bool,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -71,6 +77,9 @@ impl From<ClientRow> for Client {
                 .collect(),
             id_token_alg: Alg::parse(&r.id_token_signed_response_alg).unwrap_or(Alg::RS256),
             access_token_alg: Alg::parse(&r.access_token_signed_response_alg).unwrap_or(Alg::RS256),
+            post_logout_redirect_uris: serde_json::from_str(&r.post_logout_redirect_uris)
+                .unwrap_or_default(),
+            first_party: r.first_party != 0,
             created_at: r.created_at,
         }
     }
@@ -95,6 +104,10 @@ pub struct NewClient<'a> {
     pub id_token_alg: Alg,
     /// Access token signing algorithm.
     pub access_token_alg: Alg,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: &'a [String],
+    /// Trusted: no consent page.
+    pub first_party: bool,
     /// Unix seconds.
     pub now: i64,
 }
@@ -102,12 +115,14 @@ pub struct NewClient<'a> {
 impl Store {
     /// Registers a client. Errors: [`super::Error::Conflict`] if the client_id exists.
     pub async fn create_client(&self, c: NewClient<'_>) -> Result<()> {
-        let redirect_uris = serde_json::to_string(c.redirect_uris)
-            .map_err(|e| super::Error::Db(sqlx::Error::Encode(e.into())))?;
+        let encode = |e: serde_json::Error| super::Error::Db(sqlx::Error::Encode(e.into()));
+        let redirect_uris = serde_json::to_string(c.redirect_uris).map_err(encode)?;
+        let post_logout = serde_json::to_string(c.post_logout_redirect_uris).map_err(encode)?;
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scope, grant_types, \
-             id_token_signed_response_alg, access_token_signed_response_alg, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             id_token_signed_response_alg, access_token_signed_response_alg, \
+             post_logout_redirect_uris, first_party, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(c.client_id)
         .bind(c.name)
@@ -117,6 +132,8 @@ impl Store {
         .bind(c.grant_types.join(" "))
         .bind(c.id_token_alg.as_str())
         .bind(c.access_token_alg.as_str())
+        .bind(post_logout)
+        .bind(i64::from(c.first_party))
         .bind(c.now)
         .execute(self.pool())
         .await

@@ -19,6 +19,8 @@ pub struct AuthorizationCodeRow {
     pub nonce: Option<String>,
     /// The RFC 7636 S256 code_challenge, if one was sent.
     pub code_challenge: Option<String>,
+    /// Claims requested for the ID token (space-delimited names, OIDC Core §5.5).
+    pub id_token_claims: String,
     /// When the user authenticated (Unix seconds).
     pub auth_time: i64,
     /// Unix seconds.
@@ -48,6 +50,8 @@ pub struct NewAuthorizationCode<'a> {
     pub nonce: Option<&'a str>,
     /// PKCE S256 challenge, if sent.
     pub code_challenge: Option<&'a str>,
+    /// Claims requested for the ID token, space-delimited.
+    pub id_token_claims: &'a str,
     /// Unix seconds.
     pub auth_time: i64,
     /// Unix seconds.
@@ -78,8 +82,9 @@ impl Store {
     pub async fn insert_code(&self, c: NewAuthorizationCode<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO authorization_codes \
-             (code_hash, client_id, sub, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             (code_hash, client_id, sub, redirect_uri, scope, nonce, code_challenge, auth_time, \
+              expires_at, created_at, id_token_claims) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(c.code_hash)
         .bind(c.client_id)
@@ -91,6 +96,7 @@ impl Store {
         .bind(c.auth_time)
         .bind(c.expires_at)
         .bind(c.now)
+        .bind(c.id_token_claims)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -18,6 +18,8 @@ pub struct RefreshTokenRow {
     pub sub: String,
     /// Granted scopes, space-delimited.
     pub scope: String,
+    /// Claims requested for ID tokens, space-delimited.
+    pub id_token_claims: String,
     /// When the user authenticated (Unix seconds), kept for refreshed ID tokens (OIDC Core §12.2).
     pub auth_time: i64,
     /// Unix seconds.
@@ -47,6 +49,8 @@ pub struct NewRefreshToken<'a> {
     pub sub: &'a str,
     /// Scopes, space-delimited.
     pub scope: &'a str,
+    /// Claims requested for ID tokens, space-delimited.
+    pub id_token_claims: &'a str,
     /// Unix seconds.
     pub auth_time: i64,
     /// Unix seconds.
@@ -75,8 +79,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO refresh_tokens \
              (token_hash, family_id, code_hash, client_id, sub, scope, auth_time, expires_at, \
-              family_expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+              family_expires_at, created_at, id_token_claims) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(t.token_hash)
         .bind(t.family_id)
@@ -88,6 +92,7 @@ impl Store {
         .bind(t.expires_at.min(t.family_expires_at))
         .bind(t.family_expires_at)
         .bind(t.now)
+        .bind(t.id_token_claims)
         .execute(self.pool())
         .await?;
         Ok(())

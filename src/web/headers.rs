@@ -33,13 +33,18 @@ pub fn html(status: StatusCode, body: String, form_action: Option<&str>) -> Resp
          frame-ancestors 'none'; form-action 'self'{}",
         form_action.map(|s| format!(" {s}")).unwrap_or_default()
     );
+    html_with_csp(status, body, &csp)
+}
+
+/// An HTML page with our security headers and the given Content-Security-Policy.
+pub fn html_with_csp(status: StatusCode, body: String, csp: &str) -> Response {
     let mut res = (status, body).into_response();
     let h: &mut HeaderMap = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    if let Ok(v) = HeaderValue::from_str(csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(

@@ -56,6 +56,44 @@ impl Lang {
         ranked.first().map_or(Self::En, |(_, l)| *l)
     }
 
+    /// What granting `scope` shares, in plain words.
+    pub fn scope_description(self, scope: &str) -> String {
+        match (self, scope) {
+            (Self::En, "openid") => "Know who you are (your account identifier)".into(),
+            (Self::Ja, "openid") => "あなたが誰かを知る（アカウント識別子）".into(),
+            (Self::En, "profile") => "See your name and profile".into(),
+            (Self::Ja, "profile") => "名前とプロフィールを参照する".into(),
+            (Self::En, "email") => "See your email address".into(),
+            (Self::Ja, "email") => "メールアドレスを参照する".into(),
+            (Self::En, "offline_access") => {
+                "Stay connected: access the above while you are away".into()
+            }
+            (Self::Ja, "offline_access") => "接続を維持する: 不在時も上記にアクセスする".into(),
+            (Self::En, other) => format!("Use the permission \u{201c}{other}\u{201d}"),
+            (Self::Ja, other) => format!("権限「{other}」を使用する"),
+        }
+    }
+
+    /// The throttling message.
+    pub fn too_many_attempts(self, retry_after_secs: u64) -> String {
+        match self {
+            Self::En => {
+                format!("Too many sign-in attempts. Try again in {retry_after_secs} seconds.")
+            }
+            Self::Ja => format!(
+                "ログインの試行回数が多すぎます。{retry_after_secs} 秒後にもう一度お試しください。"
+            ),
+        }
+    }
+
+    /// The BCP 47 tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ja => "ja",
+        }
+    }
+
     /// The texts of this language.
     pub fn texts(self) -> &'static Texts {
         match self {
@@ -90,6 +128,24 @@ pub struct Texts {
     pub error_title: &'static str,
     /// Advice under an error.
     pub error_advice: &'static str,
+    /// Consent page title.
+    pub consent_title: &'static str,
+    /// Before the list of requested permissions ("… wants to:").
+    pub consent_intro: &'static str,
+    /// Consent: allow button.
+    pub allow: &'static str,
+    /// Consent: deny button.
+    pub deny: &'static str,
+    /// Before the user's email on the consent page.
+    pub signed_in_as: &'static str,
+    /// Logout page title.
+    pub logout_title: &'static str,
+    /// Logout confirmation question.
+    pub logout_question: &'static str,
+    /// Logout button.
+    pub logout_button: &'static str,
+    /// Shown after logout.
+    pub logged_out: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -104,6 +160,15 @@ static EN: Texts = Texts {
     missing_fields: "Enter your email and password.",
     error_title: "Something is not right",
     error_advice: "Go back to the application you came from and try again. If this keeps happening, tell the application's developers.",
+    consent_title: "Allow access?",
+    consent_intro: "wants to:",
+    allow: "Allow",
+    deny: "Deny",
+    signed_in_as: "Signed in as",
+    logout_title: "Sign out",
+    logout_question: "Sign out of Sekimori on this device?",
+    logout_button: "Sign out",
+    logged_out: "You are signed out.",
 };
 
 static JA: Texts = Texts {
@@ -118,6 +183,15 @@ static JA: Texts = Texts {
     missing_fields: "メールアドレスとパスワードを入力してください。",
     error_title: "問題が発生しました",
     error_advice: "元のアプリケーションに戻って、もう一度お試しください。繰り返し発生する場合は、アプリケーションの開発者にお知らせください。",
+    consent_title: "アクセスを許可しますか？",
+    consent_intro: "が次の許可を求めています:",
+    allow: "許可する",
+    deny: "拒否する",
+    signed_in_as: "ログイン中のアカウント:",
+    logout_title: "ログアウト",
+    logout_question: "この端末で関守からログアウトしますか？",
+    logout_button: "ログアウト",
+    logged_out: "ログアウトしました。",
 };
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session::{self, Sso};
 use crate::app::AppState;
-use crate::oauth::authorize::{AuthorizationRequest, issue_code};
+use crate::oauth::authorize::{AuthorizationRequest, continue_as};
 use crate::oauth::params::Params;
+use crate::oauth::response::see_other;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -149,7 +150,7 @@ pub async fn login_post(
         sub: user.sub.clone(),
         auth_time: now,
     };
-    if session::log_in(&session, sso, state.lifetimes.session_secs)
+    if session::log_in(&session, sso.clone(), state.lifetimes.session_secs)
         .await
         .is_err()
         || session::remove_pending(&session, request_id).await.is_err()
@@ -157,10 +158,6 @@ pub async fn login_post(
         return error_page(lang, PageError::Unavailable);
     }
     tracing::info!(sub = %user.sub, client_id = %req.client_id, "user logged in");
-    let mut res = issue_code(&state, &req, &user.sub, now).await;
     // After a POST, 303 makes every browser follow with GET.
-    if res.status() == StatusCode::FOUND {
-        *res.status_mut() = StatusCode::SEE_OTHER;
-    }
-    res
+    see_other(continue_as(&state, &session, lang, req, &sso).await)
 }

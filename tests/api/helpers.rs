@@ -209,8 +209,19 @@ pub async fn spawn(opts: Spawn) -> TestApp {
     let user_sub = sekimori::cli::add_user(&store, USER_EMAIL, USER_NAME, USER_PASSWORD)
         .await
         .expect("seed user");
-    let confidential = register(&store, "Confidential <App>", REDIRECT_URI, false).await;
-    let public = register(&store, "Public SPA", PUBLIC_REDIRECT_URI, true).await;
+    // First-party, so flows that are not about consent go straight from login to the code.
+    let first_party = |name: &str, uri: &str, public: bool| {
+        let mut r = ClientRegistration::new(name, &[uri.to_owned()], public);
+        r.first_party = true;
+        r.post_logout_redirect_uris = vec![format!("{uri}/logged-out")];
+        r
+    };
+    let confidential = register_with(
+        &store,
+        first_party("Confidential <App>", REDIRECT_URI, false),
+    )
+    .await;
+    let public = register_with(&store, first_party("Public SPA", PUBLIC_REDIRECT_URI, true)).await;
 
     let browser = reqwest::Client::builder()
         .cookie_store(true)
@@ -246,14 +257,6 @@ pub async fn spawn(opts: Spawn) -> TestApp {
                 Some((admin, name))
             }),
     }
-}
-
-pub async fn register(store: &Store, name: &str, redirect_uri: &str, public: bool) -> TestClient {
-    register_with(
-        store,
-        ClientRegistration::new(name, &[redirect_uri.to_owned()], public),
-    )
-    .await
 }
 
 pub async fn register_with(store: &Store, registration: ClientRegistration) -> TestClient {
@@ -392,6 +395,42 @@ impl TestApp {
             .send()
             .await
             .expect("GET /authorize")
+    }
+
+    /// Plays the user from an `/authorize` response: logs in if the form is shown, allows if
+    /// the consent page is shown; returns the final response (the redirect to the client).
+    pub async fn through_login_and_consent(&self, mut res: Response) -> Response {
+        for _ in 0..3 {
+            if res.status() != StatusCode::OK {
+                return res;
+            }
+            let html = res.text().await.expect("html");
+            res = if html.contains("name=\"password\"") {
+                self.post_login(&html, USER_EMAIL, USER_PASSWORD).await
+            } else if html.contains("name=\"decision\"") {
+                self.post_consent(&html, "allow").await
+            } else {
+                panic!("unexpected page: {html}");
+            };
+        }
+        res
+    }
+
+    /// Submits the consent page with `decision` (`allow` or `deny`).
+    pub async fn post_consent(&self, consent_page: &str, decision: &str) -> Response {
+        let form_data = LoginForm::parse(consent_page).with("decision", decision);
+        let pairs: Vec<(&str, &str)> = form_data
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.browser
+            .post(&form_data.action)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&pairs))
+            .send()
+            .await
+            .expect("POST /consent")
     }
 
     /// Submits a login form page with the given credentials.

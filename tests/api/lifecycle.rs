@@ -419,17 +419,7 @@ async fn login_and_verify(
         .send()
         .await
         .expect("authorize");
-    let res = if res.status() == StatusCode::OK {
-        let html = res.text().await.expect("html");
-        app.post_login(
-            &html,
-            crate::helpers::USER_EMAIL,
-            crate::helpers::USER_PASSWORD,
-        )
-        .await
-    } else {
-        res
-    };
+    let res = app.through_login_and_consent(res).await;
     let (_, pairs) = crate::helpers::location_params(&res);
     let code = crate::helpers::param(&pairs, "code")
         .expect("code")

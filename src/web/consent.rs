@@ -1,0 +1,144 @@
+//! The consent page for third-party clients: what the client asks for, in plain words, and
+//! Allow / Deny. The answer is remembered per (user, client) so only new scopes ask again.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::headers::{form_action_source, html};
+use super::i18n::{Lang, Texts};
+use super::pages::{PageError, error_page};
+use super::session;
+use crate::app::AppState;
+use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, issue_code};
+use crate::oauth::error::AuthorizeErrorCode;
+use crate::oauth::params::Params;
+use crate::oauth::response::see_other;
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    t: &'a Texts,
+    action: &'a str,
+    client_name: &'a str,
+    scopes: Vec<String>,
+    email: &'a str,
+    request_id: &'a str,
+    csrf_token: &'a str,
+    ui_locales: &'a str,
+}
+
+/// Shows the consent page for `req` to the logged-in user.
+pub async fn show_consent(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    req: AuthorizationRequest,
+) -> Response {
+    let now = state.clock.now();
+    let Some(sso) = session::sso(session).await else {
+        return error_page(lang, PageError::LoginExpired);
+    };
+    let user = match state.store.find_user_by_sub(&sso.sub).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return error_page(lang, PageError::LoginExpired),
+        Err(_) => return error_page(lang, PageError::Unavailable),
+    };
+    let (Ok(csrf), Ok(id)) = (
+        session::csrf_token(session).await,
+        session::put_pending(session, req.clone(), now).await,
+    ) else {
+        return error_page(lang, PageError::Unavailable);
+    };
+    let action = state.issuer.endpoint("/consent");
+    let page = ConsentPage {
+        t: lang.texts(),
+        action: &action,
+        client_name: &req.client_name,
+        scopes: req
+            .scope
+            .split(' ')
+            .map(|s| lang.scope_description(s))
+            .collect(),
+        email: &user.email,
+        request_id: &id,
+        csrf_token: &csrf,
+        ui_locales: lang.tag(),
+    };
+    match page.render() {
+        Ok(body) => html(
+            StatusCode::OK,
+            body,
+            form_action_source(&req.redirect_uri).as_deref(),
+        ),
+        Err(_) => error_page(lang, PageError::Unavailable),
+    }
+}
+
+/// `POST /consent`: Allow issues the code and remembers the scopes; Deny answers
+/// `access_denied` with state and iss (RFC 6749 §4.1.2.1).
+pub async fn consent_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    let lang = Lang::negotiate(params.get("ui_locales"), &headers);
+    let now = state.clock.now();
+    let Some(request_id) = params.get("request_id") else {
+        return error_page(lang, PageError::LoginExpired);
+    };
+    let (Some(req), Some(sso)) = (
+        session::get_pending(&session, request_id, now).await,
+        session::sso(&session).await,
+    ) else {
+        return error_page(lang, PageError::LoginExpired);
+    };
+    if !session::csrf_ok(&session, params.get("csrf_token")).await {
+        tracing::warn!(client_id = %req.client_id, "consent form with a bad CSRF token");
+        return error_page(lang, PageError::CsrfFailed);
+    }
+    if session::remove_pending(&session, request_id).await.is_err() {
+        return error_page(lang, PageError::Unavailable);
+    }
+    let issuer = state.issuer.as_str();
+    match params.get("decision") {
+        Some("allow") => {
+            let earlier = match state.store.find_consent(&sso.sub, &req.client_id).await {
+                Ok(c) => c.map(|c| c.scope).unwrap_or_default(),
+                Err(_) => return error_page(lang, PageError::Unavailable),
+            };
+            let mut scopes: Vec<&str> = earlier.split(' ').filter(|s| !s.is_empty()).collect();
+            for s in req.scope.split(' ') {
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+            }
+            if let Err(e) = state
+                .store
+                .save_consent(&sso.sub, &req.client_id, &scopes.join(" "), now)
+                .await
+            {
+                tracing::error!(error = %e, "cannot save consent");
+                return error_page(lang, PageError::Unavailable);
+            }
+            tracing::info!(client_id = %req.client_id, sub = %sso.sub, "consent given");
+            see_other(issue_code(&state, &req, &sso.sub, sso.auth_time).await)
+        }
+        _ => {
+            tracing::info!(client_id = %req.client_id, sub = %sso.sub, "consent denied");
+            see_other(
+                ErrorRedirect::for_request(
+                    &req,
+                    AuthorizeErrorCode::AccessDenied,
+                    "the user denied the request",
+                )
+                .into_response(issuer),
+            )
+        }
+    }
+}
