@@ -65,7 +65,7 @@ pub struct NewRefreshToken<'a> {
 #[derive(Debug)]
 pub enum RotateOutcome {
     /// The token was live and is now rotated; here is what it carried.
-    Rotated(RefreshTokenRow),
+    Rotated(Box<RefreshTokenRow>),
     /// The token had already been rotated or revoked (theft, RFC 9700 §4.14.2): here is its
     /// family, whose refresh tokens are now revoked.
     Reused(String),
@@ -118,7 +118,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         if let Some(row) = rotated {
-            return Ok(RotateOutcome::Rotated(row));
+            return Ok(RotateOutcome::Rotated(Box::new(row)));
         }
         let used: Option<(String,)> = sqlx::query_as(
             "SELECT family_id FROM refresh_tokens \
