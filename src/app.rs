@@ -70,6 +70,8 @@ pub struct Inner {
     pub lifetimes: Lifetimes,
     /// argon2id verification, bounded.
     pub passwords: PasswordChecker,
+    /// Login attempts per account and per IP.
+    pub login_throttle: crate::web::throttle::LoginThrottle,
 }
 
 /// The signing keys and the discovery document that advertises their algorithms.
@@ -176,6 +178,7 @@ impl Application {
             clock,
             lifetimes: Lifetimes::from(serve),
             passwords,
+            login_throttle: Default::default(),
         }));
         let router = router(state.clone());
         Ok(Self {
@@ -214,6 +217,15 @@ impl Application {
     }
 }
 
+async fn purge_expired(state: &AppState) {
+    state.login_throttle.shrink();
+    match state.store.purge_expired(state.clock.now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(rows = n, "purged expired rows"),
+        Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
+    }
+}
+
 /// Key reloads (every [`KEY_RELOAD_SECS`] and on SIGHUP) and housekeeping (hourly purge of
 /// expired rows; safe on several nodes at once).
 async fn background_tasks(state: AppState) {
@@ -232,11 +244,7 @@ async fn background_tasks(state: AppState) {
         tokio::select! {
             () = hup_recv => state.reload_keys(true),
             _ = reload.tick() => state.reload_keys(false),
-            _ = purge.tick() => match state.store.purge_expired(state.clock.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, "purged expired rows"),
-                Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
-            },
+            _ = purge.tick() => purge_expired(&state).await,
         }
     }
 }

@@ -63,6 +63,15 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// List what a user allowed third-party clients; `--revoke CLIENT_ID` withdraws one consent
+    /// and revokes every token issued under it.
+    Consents {
+        /// The user's email.
+        email: String,
+        /// Withdraw the consent given to this client.
+        #[arg(long)]
+        revoke: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,6 +167,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_existing_store(&cli.common).await?;
             for u in store.list_users().await? {
                 println!("{}\t{}\t{}", u.sub, u.email, u.name);
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Consents { email, revoke }) => {
+            let store = open_existing_store(&cli.common).await?;
+            let user = store
+                .find_user_by_email(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user with email {email:?}"))?;
+            match revoke {
+                Some(client_id) => {
+                    let now = Clock::system().now();
+                    // Access tokens live at most this long; a generous bound keeps the deny-list
+                    // entry until every token of the grant has expired.
+                    let expire_by = now + 24 * 3600;
+                    if store
+                        .revoke_consent(&user.sub, &client_id, now, expire_by)
+                        .await?
+                    {
+                        eprintln!("consent withdrawn; tokens issued under it are revoked");
+                    } else {
+                        bail!("{email} has no consent for client {client_id:?}");
+                    }
+                }
+                None => {
+                    for c in store.list_consents(&user.sub).await? {
+                        println!("{}\t{}\t{}", c.client_id, c.granted_at, c.scope);
+                    }
+                }
             }
             Ok(())
         }

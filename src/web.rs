@@ -5,8 +5,10 @@ pub mod consent;
 pub mod headers;
 pub mod i18n;
 pub mod login;
+pub mod logout;
 pub mod pages;
 pub mod session;
+pub mod throttle;
 
 use axum::Router;
 use axum::http::header;
@@ -46,6 +48,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/login", post(login::login_post))
         .route("/consent", post(consent::consent_post))
+        .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .layer(sessions)
         // tower-sessions answers a failed session save with a bare 500; a person should see
         // our page and a retryable 503 instead.

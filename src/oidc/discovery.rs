@@ -44,7 +44,8 @@ impl Document {
             "jwks_uri": issuer.endpoint("/jwks"),
             "scopes_supported": SCOPES_SUPPORTED,
             "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
+            "response_modes_supported": ["query", "form_post"],
+            "end_session_endpoint": issuer.endpoint("/logout"),
             "grant_types_supported": GRANT_TYPES_SUPPORTED,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": algs,
@@ -62,7 +63,7 @@ impl Document {
                 "name", "preferred_username", "updated_at", "email", "email_verified"
             ],
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
-            "claims_parameter_supported": false,
+            "claims_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "require_request_uri_registration": false,

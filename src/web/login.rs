@@ -3,7 +3,9 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tower_sessions::Session;
@@ -100,6 +102,7 @@ pub async fn show_login(
 /// authorization request with a code redirect (303, so the browser follows with GET).
 pub async fn login_post(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
     headers: HeaderMap,
     body: Bytes,
@@ -128,6 +131,16 @@ pub async fn login_post(
         Some(p) if !email.is_empty() => p,
         _ => return render(&state, lang, &req, form, Some(t.missing_fields)),
     };
+    if let Err(retry_after) = state.login_throttle.attempt(email, Some(peer.ip())) {
+        tracing::warn!(client_id = %req.client_id, "login throttled");
+        let message = lang.too_many_attempts(retry_after);
+        let mut res = render(&state, lang, &req, form, Some(&message));
+        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return res;
+    }
     let user = match state.store.find_user_by_email(email).await {
         Ok(u) => u,
         Err(e) => {

@@ -2,6 +2,7 @@
 //! over HTTP as relying parties and browsers do.
 
 mod authorize;
+mod browser;
 mod cli;
 mod discovery;
 mod flow;

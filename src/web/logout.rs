@@ -1,0 +1,217 @@
+//! OpenID Connect RP-Initiated Logout 1.0: `GET`/`POST /logout` (the `end_session_endpoint`).
+//!
+//! With a valid `id_token_hint` (§2) for the browser's user (or no session at all) the session
+//! ends at once; without one, the user confirms on a page first, so a third-party site cannot
+//! log people out with an image tag. The browser returns to `post_logout_redirect_uri` (with
+//! `state`) only when it exactly matches one registered for the client (§3); otherwise the
+//! logged-out page is shown.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::headers::{form_action_source, html};
+use super::i18n::{Lang, Texts};
+use super::pages::{PageError, error_page};
+use super::session;
+use crate::app::AppState;
+use crate::oauth::params::Params;
+use crate::oauth::response::{ResponseMode, deliver, see_other};
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    t: &'a Texts,
+    confirm: bool,
+    action: &'a str,
+    csrf_token: &'a str,
+    ui_locales: &'a str,
+    client_id: Option<&'a str>,
+    post_logout_redirect_uri: Option<&'a str>,
+    state: Option<&'a str>,
+}
+
+const SINGLE_VALUED: &[&str] = &[
+    "id_token_hint",
+    "client_id",
+    "post_logout_redirect_uri",
+    "state",
+    "ui_locales",
+    "csrf_token",
+    "confirm",
+];
+
+/// What a logout request says, checked.
+struct LogoutRequest {
+    /// The subject of a valid id_token_hint.
+    hinted_sub: Option<String>,
+    /// The client, from the hint's `aud` or `client_id`.
+    client_id: Option<String>,
+    /// A post_logout_redirect_uri registered for that client, if one was asked for.
+    redirect: Option<String>,
+    state: Option<String>,
+}
+
+/// Validates the parameters (§2, §3).
+///
+/// Errors: a page for a repeated parameter, an id_token_hint we did not issue, or a client_id
+/// that contradicts the hint.
+async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageError> {
+    if params.first_repeated(SINGLE_VALUED).is_some()
+        || params.first_malformed(SINGLE_VALUED).is_some()
+    {
+        return Err(PageError::InvalidRequest);
+    }
+    let mut hinted_sub = None;
+    let mut client_id = params.get("client_id").map(str::to_owned);
+    if let Some(hint) = params.get("id_token_hint") {
+        // Expired ID tokens are fine here: the hint only names who is logging out (§2).
+        let claims: serde_json::Value = state
+            .published()
+            .keys
+            .verify(hint, "JWT")
+            .map_err(|_| PageError::InvalidRequest)?;
+        if claims.get("iss").and_then(|v| v.as_str()) != Some(state.issuer.as_str()) {
+            return Err(PageError::InvalidRequest);
+        }
+        let aud = claims
+            .get("aud")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        if client_id.is_some() && aud.is_some() && client_id != aud {
+            return Err(PageError::InvalidRequest);
+        }
+        client_id = client_id.or(aud);
+        hinted_sub = claims
+            .get("sub")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+    }
+    let mut redirect = None;
+    if let (Some(uri), Some(id)) = (params.get("post_logout_redirect_uri"), &client_id) {
+        let client = state
+            .store
+            .find_client(id)
+            .await
+            .map_err(|_| PageError::Unavailable)?;
+        // §3: exact match with a registered value, else no redirect.
+        if client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
+            redirect = Some(uri.to_owned());
+        }
+    }
+    Ok(LogoutRequest {
+        hinted_sub,
+        client_id,
+        redirect,
+        state: params.get("state").map(str::to_owned),
+    })
+}
+
+/// `GET /logout`.
+pub async fn logout_get(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    logout(&state, &session, &headers, &params, false).await
+}
+
+/// `POST /logout`: the RP's form post, or the confirmation page's answer.
+pub async fn logout_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    logout(&state, &session, &headers, &params, true).await
+}
+
+async fn logout(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    params: &Params,
+    is_post: bool,
+) -> Response {
+    let lang = Lang::negotiate(params.get("ui_locales"), headers);
+    let req = match check(state, params).await {
+        Ok(r) => r,
+        Err(e) => return error_page(lang, e),
+    };
+    let current = session::sso(session).await;
+    let confirmed = is_post
+        && params.get("confirm") == Some("yes")
+        && session::csrf_ok(session, params.get("csrf_token")).await;
+    // A valid hint for this browser's user (or for nobody logged in) needs no confirmation.
+    let hint_matches = req
+        .hinted_sub
+        .as_ref()
+        .is_some_and(|h| current.as_ref().is_none_or(|c| &c.sub == h));
+    if current.is_some() && !confirmed && !hint_matches {
+        return confirmation_page(state, session, lang, &req).await;
+    }
+    if let Some(sso) = &current {
+        tracing::info!(sub = %sso.sub, client_id = ?req.client_id, "logged out");
+    }
+    // Ends the session server-side: the row is deleted, the cookie cleared.
+    if session.flush().await.is_err() {
+        return error_page(lang, PageError::Unavailable);
+    }
+    match &req.redirect {
+        Some(uri) => see_other(deliver(
+            uri,
+            ResponseMode::Query,
+            &[("state", req.state.as_deref())],
+        )),
+        None => render(state, lang, None, &req, false),
+    }
+}
+
+async fn confirmation_page(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    req: &LogoutRequest,
+) -> Response {
+    match session::csrf_token(session).await {
+        Ok(csrf) => render(state, lang, Some(&csrf), req, true),
+        Err(_) => error_page(lang, PageError::Unavailable),
+    }
+}
+
+fn render(
+    state: &AppState,
+    lang: Lang,
+    csrf: Option<&str>,
+    req: &LogoutRequest,
+    confirm: bool,
+) -> Response {
+    let action = state.issuer.endpoint("/logout");
+    let page = LogoutPage {
+        t: lang.texts(),
+        confirm,
+        action: &action,
+        csrf_token: csrf.unwrap_or_default(),
+        ui_locales: lang.tag(),
+        client_id: req.client_id.as_deref(),
+        post_logout_redirect_uri: req.redirect.as_deref(),
+        state: req.state.as_deref(),
+    };
+    match page.render() {
+        Ok(body) => html(
+            StatusCode::OK,
+            body,
+            req.redirect
+                .as_deref()
+                .and_then(form_action_source)
+                .as_deref(),
+        ),
+        Err(_) => error_page(lang, PageError::Unavailable),
+    }
+}
