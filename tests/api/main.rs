@@ -3,6 +3,7 @@
 
 mod authorize;
 mod browser;
+mod chromium;
 mod cli;
 mod discovery;
 mod flow;
