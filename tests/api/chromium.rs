@@ -20,7 +20,9 @@ use fantoccini::{ClientBuilder, Locator};
 use sekimori::cli::ClientRegistration;
 use serde_json::Value;
 
-use crate::helpers::{USER_EMAIL, USER_NAME, USER_PASSWORD, form, pkce_pair, register_with, spawn_app};
+use crate::helpers::{
+    USER_EMAIL, USER_NAME, USER_PASSWORD, form, pkce_pair, register_with, spawn_app,
+};
 
 /// chromedriver as a child process, killed on drop.
 struct Driver(Child, u16);
@@ -51,7 +53,10 @@ async fn start_driver(path: &PathBuf) -> Driver {
         .spawn()
         .expect("start chromedriver");
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -71,10 +76,16 @@ struct Rp {
     pending: Arc<Mutex<HashMap<String, String>>>,
 }
 
-async fn rp_start(State(rp): State<Rp>, Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
+async fn rp_start(
+    State(rp): State<Rp>,
+    Query(q): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
     let (verifier, challenge) = pkce_pair();
     let state = sekimori::crypto::random_token(12).expect("rng");
-    rp.pending.lock().expect("lock").insert(state.clone(), verifier);
+    rp.pending
+        .lock()
+        .expect("lock")
+        .insert(state.clone(), verifier);
     let lang = q.get("lang").cloned().unwrap_or_else(|| "en".into());
     let redirect_uri = format!("{}/cb", rp.base);
     let url = format!(
@@ -96,13 +107,19 @@ async fn rp_start(State(rp): State<Rp>, Query(q): Query<HashMap<String, String>>
     Redirect::to(&url)
 }
 
-async fn rp_callback(State(rp): State<Rp>, Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
+async fn rp_callback(
+    State(rp): State<Rp>,
+    Query(q): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
     let state = q.get("state").cloned().unwrap_or_default();
     let Some(verifier) = rp.pending.lock().expect("lock").remove(&state) else {
         return Html("<p id=error>unknown state</p>".to_owned());
     };
     let Some(code) = q.get("code") else {
-        return Html(format!("<p id=error>{}</p>", q.get("error").cloned().unwrap_or_default()));
+        return Html(format!(
+            "<p id=error>{}</p>",
+            q.get("error").cloned().unwrap_or_default()
+        ));
     };
     let redirect_uri = format!("{}/cb", rp.base);
     let tokens: Value = rp
@@ -137,7 +154,10 @@ async fn rp_callback(State(rp): State<Rp>, Query(q): Query<HashMap<String, Strin
         "{}/logout?{}",
         rp.issuer,
         form(&[
-            ("id_token_hint", tokens["id_token"].as_str().unwrap_or_default()),
+            (
+                "id_token_hint",
+                tokens["id_token"].as_str().unwrap_or_default()
+            ),
             ("post_logout_redirect_uri", &format!("{}/bye", rp.base)),
             ("state", "bye-state"),
         ])
@@ -150,7 +170,10 @@ async fn rp_callback(State(rp): State<Rp>, Query(q): Query<HashMap<String, Strin
 }
 
 async fn rp_bye(Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
-    Html(format!("<p id=bye>Signed out ({})</p>", q.get("state").cloned().unwrap_or_default()))
+    Html(format!(
+        "<p id=bye>Signed out ({})</p>",
+        q.get("state").cloned().unwrap_or_default()
+    ))
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -166,12 +189,16 @@ async fn a_person_logs_in_consents_and_logs_out_in_real_chromium() {
             std::env::var("SEKIMORI_REQUIRE_BROWSER").ok().as_deref() != Some("1"),
             "chromedriver is required here but missing"
         );
-        eprintln!("\n*** SKIPPED: chromium/chromedriver not installed (apt-get install chromium chromium-driver) ***\n");
+        eprintln!(
+            "\n*** SKIPPED: chromium/chromedriver not installed (apt-get install chromium chromium-driver) ***\n"
+        );
         return;
     };
     // Arrange: the provider, a third-party client, and the client's own little web app.
     let app = spawn_app().await;
-    let rp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind rp");
+    let rp_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind rp");
     let rp_base = format!("http://{}", rp_listener.local_addr().expect("addr"));
     let mut reg = ClientRegistration::new("Photo Album", &[format!("{rp_base}/cb")], false);
     reg.post_logout_redirect_uris = vec![format!("{rp_base}/bye")];
@@ -216,12 +243,28 @@ async fn a_person_logs_in_consents_and_logs_out_in_real_chromium() {
 
     for lang in ["en", "ja"] {
         // Act: the person opens the app and is sent to our login page.
-        browser.goto(&format!("{rp_base}/start?lang={lang}")).await.expect("goto");
-        let email = browser.wait().for_element(Locator::Id("email")).await.expect("login page");
-        let html_lang = browser.find(Locator::Css("html")).await.expect("html").attr("lang").await.expect("attr");
+        browser
+            .goto(&format!("{rp_base}/start?lang={lang}"))
+            .await
+            .expect("goto");
+        let email = browser
+            .wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login page");
+        let html_lang = browser
+            .find(Locator::Css("html"))
+            .await
+            .expect("html")
+            .attr("lang")
+            .await
+            .expect("attr");
         assert_eq!(html_lang.as_deref(), Some(lang));
-        std::fs::write(shots.join(format!("login-{lang}.png")), browser.screenshot().await.expect("shot"))
-            .expect("save");
+        std::fs::write(
+            shots.join(format!("login-{lang}.png")),
+            browser.screenshot().await.expect("shot"),
+        )
+        .expect("save");
         email.send_keys(USER_EMAIL).await.expect("type email");
         browser
             .find(Locator::Id("password"))
@@ -230,23 +273,53 @@ async fn a_person_logs_in_consents_and_logs_out_in_real_chromium() {
             .send_keys(USER_PASSWORD)
             .await
             .expect("type password");
-        browser.find(Locator::Css("button[type=submit]")).await.expect("submit").click().await.expect("click");
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await
+            .expect("submit")
+            .click()
+            .await
+            .expect("click");
 
         // The consent page names the client; allow.
-        let allow = browser.wait().for_element(Locator::Id("allow")).await.expect("consent page");
+        let allow = browser
+            .wait()
+            .for_element(Locator::Id("allow"))
+            .await
+            .expect("consent page");
         let text = browser.source().await.expect("source");
         assert!(text.contains("Photo Album"));
-        std::fs::write(shots.join(format!("consent-{lang}.png")), browser.screenshot().await.expect("shot"))
-            .expect("save");
+        std::fs::write(
+            shots.join(format!("consent-{lang}.png")),
+            browser.screenshot().await.expect("shot"),
+        )
+        .expect("save");
         allow.click().await.expect("allow");
 
         // Assert: the client exchanged the code and greets the user by name.
-        let greeting = browser.wait().for_element(Locator::Id("greeting")).await.expect("rp page");
-        assert_eq!(greeting.text().await.expect("text"), format!("Hello, {USER_NAME}"));
+        let greeting = browser
+            .wait()
+            .for_element(Locator::Id("greeting"))
+            .await
+            .expect("rp page");
+        assert_eq!(
+            greeting.text().await.expect("text"),
+            format!("Hello, {USER_NAME}")
+        );
 
         // Logout returns to the client with its state.
-        browser.find(Locator::Id("logout")).await.expect("logout link").click().await.expect("click");
-        let bye = browser.wait().for_element(Locator::Id("bye")).await.expect("bye page");
+        browser
+            .find(Locator::Id("logout"))
+            .await
+            .expect("logout link")
+            .click()
+            .await
+            .expect("click");
+        let bye = browser
+            .wait()
+            .for_element(Locator::Id("bye"))
+            .await
+            .expect("bye page");
         assert_eq!(bye.text().await.expect("text"), "Signed out (bye-state)");
     }
     browser.close().await.expect("close browser");
