@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::config::{CommonConfig, Issuer, ServeConfig};
 use crate::keys::KeySet;
 use crate::password::PasswordChecker;
-use crate::store::Store;
+use crate::store::{Client, Store};
 
 /// Token and code lifetimes, in seconds.
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +72,10 @@ pub struct Inner {
     pub passwords: PasswordChecker,
     /// Login attempts per account and per IP.
     pub login_throttle: crate::web::throttle::LoginThrottle,
+    /// Registered clients read recently, so the token endpoint does not read the same row on
+    /// every request. Entries live [`CLIENT_CACHE_SECS`]: a change to a client reaches every
+    /// node within that time.
+    clients: moka::future::Cache<String, Arc<Client>>,
 }
 
 /// The signing keys and the discovery document that advertises their algorithms.
@@ -83,10 +87,34 @@ pub struct Published {
     pub discovery: crate::oidc::discovery::Document,
 }
 
+/// How long a node may serve a client registration from memory, in seconds.
+pub const CLIENT_CACHE_SECS: u64 = 10;
+
 /// How often each node re-reads the key folder, in seconds (SIGHUP reloads at once).
 pub const KEY_RELOAD_SECS: u64 = 30;
 
 impl Inner {
+    /// The registered client `client_id`, from the cache or the database.
+    ///
+    /// Errors: the database's, when it must be read and cannot be.
+    pub async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<Client>>, crate::store::Error> {
+        if let Some(c) = self.clients.get(client_id).await {
+            return Ok(Some(c));
+        }
+        let Some(client) = self.store.find_client(client_id).await? else {
+            // Unknown ids are not cached: a flood of random ids must not fill memory.
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        self.clients
+            .insert(client_id.to_owned(), client.clone())
+            .await;
+        Ok(Some(client))
+    }
+
     /// The current keys and discovery document.
     pub fn published(&self) -> Arc<Published> {
         self.published.load_full()
@@ -168,7 +196,7 @@ impl Application {
             tracing::info!(kid = k.kid(), alg = %k.alg(), path = %k.path().display(), "signing key loaded");
         }
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let passwords = PasswordChecker::new(cores).map_err(anyhow::Error::msg)?;
+        let passwords = PasswordChecker::new(cores);
         let discovery = crate::oidc::discovery::Document::new(&issuer, &keys);
         let state = AppState(Arc::new(Inner {
             issuer,
@@ -179,6 +207,10 @@ impl Application {
             lifetimes: Lifetimes::from(serve),
             passwords,
             login_throttle: Default::default(),
+            clients: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(CLIENT_CACHE_SECS))
+                .build(),
         }));
         let router = router(state.clone());
         Ok(Self {

@@ -361,7 +361,7 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 #[derive(Debug)]
 pub struct KeySet {
     keys: Vec<Arc<SigningKey>>,
-    jwks_json: Vec<u8>,
+    jwks_json: bytes::Bytes,
     jwks_etag: String,
     /// What the folder looked like when loaded: (file name, mtime), to notice changes cheaply.
     fingerprint: Vec<(PathBuf, i64)>,
@@ -427,7 +427,7 @@ impl KeySet {
         let jwks = serde_json::json!({
             "keys": keys.iter().map(|k| &k.jwk).collect::<Vec<_>>()
         });
-        let jwks_json = serde_json::to_vec(&jwks)?;
+        let jwks_json = bytes::Bytes::from(serde_json::to_vec(&jwks)?);
         let jwks_etag = format!("\"{}\"", &b64url(&sha256(&jwks_json))[..22]);
         Ok(Self {
             keys: keys.into_iter().map(Arc::new).collect(),
@@ -487,7 +487,7 @@ impl KeySet {
     }
 
     /// The JWK Set document (RFC 7517 §5), serialized once.
-    pub fn jwks_json(&self) -> &[u8] {
+    pub fn jwks_json(&self) -> &bytes::Bytes {
         &self.jwks_json
     }
 

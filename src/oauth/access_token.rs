@@ -101,6 +101,23 @@ pub async fn validate(
     state: &crate::app::AppState,
     token: &str,
 ) -> Result<AccessTokenClaims, Rejected> {
+    let claims = verify(state, token)?;
+    let denied = state
+        .store
+        .is_denied(&claims.jti, claims.grant_id.as_deref())
+        .await
+        .map_err(Rejected::Store)?;
+    if denied {
+        return Err(Rejected::Invalid("revoked"));
+    }
+    Ok(claims)
+}
+
+/// The checks of [`validate`] that need no database: signature, `kid`/`alg`, `typ`, issuer,
+/// audience and expiry. The caller must still consult the deny-list.
+///
+/// Errors: [`Rejected::Invalid`].
+pub fn verify(state: &crate::app::AppState, token: &str) -> Result<AccessTokenClaims, Rejected> {
     let claims: AccessTokenClaims = state
         .published()
         .keys
@@ -112,14 +129,6 @@ pub async fn validate(
     }
     if claims.exp <= state.clock.now() {
         return Err(Rejected::Invalid("expired"));
-    }
-    let denied = state
-        .store
-        .is_denied(&claims.jti, claims.grant_id.as_deref())
-        .await
-        .map_err(Rejected::Store)?;
-    if denied {
-        return Err(Rejected::Invalid("revoked"));
     }
     Ok(claims)
 }

@@ -163,8 +163,7 @@ pub async fn validate(
         .get("client_id")
         .ok_or(Rejection::Page(PageError::MissingClientId))?;
     let client = state
-        .store
-        .find_client(client_id)
+        .client(client_id)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "authorize: storage failure");

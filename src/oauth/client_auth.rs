@@ -8,7 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use super::error::{TokenError, TokenErrorCode};
 use super::params::Params;
 use crate::crypto::{constant_time_eq, sha256_hex};
-use crate::store::{Client, Store};
+use std::sync::Arc;
+
+use crate::app::AppState;
+use crate::store::Client;
 
 /// How the client authenticated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,10 +57,10 @@ fn parse_basic(value: &str) -> Option<(String, String)> {
 /// than one") or the body's client_id contradicts Basic; `invalid_client` (401) for a missing,
 /// unknown or wrongly authenticated client, including a confidential client without its secret.
 pub async fn authenticate_client(
-    store: &Store,
+    state: &AppState,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<(Client, AuthMethod), TokenError> {
+) -> Result<(Arc<Client>, AuthMethod), TokenError> {
     let authorization = headers.get(header::AUTHORIZATION);
     let (client_id, secret, method) = match authorization {
         Some(value) => {
@@ -95,10 +98,7 @@ pub async fn authenticate_client(
             }
         }
     };
-    let client = store
-        .find_client(&client_id)
-        .await?
-        .ok_or_else(invalid_client)?;
+    let client = state.client(&client_id).await?.ok_or_else(invalid_client)?;
     match (&client.secret_hash, secret) {
         (Some(stored), Some(presented)) => {
             let presented = sha256_hex(&presented);

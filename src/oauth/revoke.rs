@@ -18,6 +18,8 @@ use super::token::is_form;
 use crate::app::AppState;
 use crate::crypto::sha256_hex;
 use crate::oauth::access_token::AccessTokenClaims;
+use std::sync::Arc;
+
 use crate::store::Client;
 
 const SINGLE_VALUED: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
@@ -31,7 +33,7 @@ pub async fn token_request(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Client, Params), TokenError> {
+) -> Result<(Arc<Client>, Params), TokenError> {
     if !is_form(headers) {
         return Err(TokenError::new(
             TokenErrorCode::InvalidRequest,
@@ -51,7 +53,7 @@ pub async fn token_request(
             format!("parameter {name} is not valid UTF-8"),
         ));
     }
-    let (client, _) = authenticate_client(&state.store, headers, &params).await?;
+    let (client, _) = authenticate_client(state, headers, &params).await?;
     if params.get("token").is_none() {
         return Err(TokenError::new(
             TokenErrorCode::InvalidRequest,

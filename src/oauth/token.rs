@@ -148,7 +148,7 @@ async fn token(
             "parameter {name} is not valid UTF-8"
         )));
     }
-    let (client, _method) = authenticate_client(&state.store, headers, &params).await?;
+    let (client, _method) = authenticate_client(state, headers, &params).await?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| invalid_request("grant_type is required"))?;

@@ -3,6 +3,7 @@
 //! Both documents are serialized once at start and served as bytes with an `ETag`, so relying
 //! parties that poll them cost almost nothing.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +29,7 @@ pub const GRANT_TYPES_SUPPORTED: &[&str] = &[
 /// The serialized discovery document and its validator.
 #[derive(Debug)]
 pub struct Document {
-    json: Vec<u8>,
+    json: Bytes,
     etag: String,
 }
 
@@ -69,15 +70,19 @@ impl Document {
             "require_request_uri_registration": false,
             "authorization_response_iss_parameter_supported": true,
         });
-        let json = serde_json::to_vec(&doc).unwrap_or_default();
+        let json = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
         let etag = format!("\"{}\"", &b64url(&sha256(&json))[..22]);
         Self { json, etag }
     }
 }
 
 /// Serves precomputed JSON with an ETag, answering `If-None-Match` with 304.
-fn cached_json(headers: &HeaderMap, body: &[u8], etag: &str, max_age_secs: u32) -> Response {
-    let cache_control = format!("public, max-age={max_age_secs}");
+fn cached_json(
+    headers: &HeaderMap,
+    body: &Bytes,
+    etag: &str,
+    cache_control: HeaderValue,
+) -> Response {
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -85,15 +90,14 @@ fn cached_json(headers: &HeaderMap, body: &[u8], etag: &str, max_age_secs: u32) 
     let mut res = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response()
+        // Bytes clones share the buffer: no copy per request.
+        ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
     };
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&cache_control) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::CACHE_CONTROL, cache_control);
     res
 }
 
@@ -104,7 +108,12 @@ pub async fn openid_configuration_get(
 ) -> Response {
     let published = state.published();
     let d = &published.discovery;
-    cached_json(&headers, &d.json, &d.etag, 300)
+    cached_json(
+        &headers,
+        &d.json,
+        &d.etag,
+        HeaderValue::from_static("public, max-age=300"),
+    )
 }
 
 /// `GET /jwks`: our public signing keys (RFC 7517 §5). Short `max-age` so a rotated key is
@@ -114,5 +123,10 @@ pub async fn jwks_get(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let keys = &published.keys;
     // Nodes re-read the key folder every KEY_RELOAD_SECS; a short max-age lets relying parties
     // see a rotated key soon after.
-    cached_json(&headers, keys.jwks_json(), keys.jwks_etag(), 60)
+    cached_json(
+        &headers,
+        keys.jwks_json(),
+        keys.jwks_etag(),
+        HeaderValue::from_static("public, max-age=60"),
+    )
 }

@@ -91,6 +91,25 @@ impl Store {
         Ok(())
     }
 
+    /// The user `sub`, unless the access token (`jti`, `grant_id`) presented for it is on the
+    /// deny-list: one round trip for userinfo.
+    pub async fn find_user_for_token(
+        &self,
+        sub: &str,
+        jti: &str,
+        grant_id: Option<&str>,
+    ) -> Result<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT * FROM users WHERE sub = $1 \
+             AND NOT EXISTS (SELECT 1 FROM revocations WHERE id = $2 OR id = $3)",
+        )
+        .bind(sub)
+        .bind(jti)
+        .bind(grant_id.unwrap_or(jti))
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Every user, oldest first.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         Ok(
