@@ -7,10 +7,13 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderName;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
@@ -283,15 +286,37 @@ async fn background_tasks(state: AppState) {
 
 /// The whole router, nested under the issuer's path.
 pub fn router(state: AppState) -> Router {
+    crate::telemetry::metrics_handle();
+    let request_id = HeaderName::from_static("x-request-id");
     let inner = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::telemetry::metrics_get))
         .merge(crate::oidc::router())
         .merge(crate::oauth::router())
         .merge(crate::web::router(&state))
         // Every body we accept is a small form; larger ones are hostile.
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TraceLayer::new_for_http())
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    // Method, route and request id only: the query string may carry state,
+                    // codes in error reports, or login hints.
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or_else(|| req.uri().path(), |p| p.as_str());
+                    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        )
         .with_state(state.clone());
     let path = state.issuer.path();
     // RFC 8414 §3: the well-known segment goes between the host and the issuer's path.

@@ -515,16 +515,39 @@ async fn serve_command(
         seed_demo(&store, &issuer).await?;
     }
     tracing::info!(%addr, %issuer, "Sekimori is listening");
-    eprintln!(
+    // The banner is for a person at a terminal: stdout, so stderr stays pure log lines (JSON
+    // with SEKIMORI_LOG_FORMAT=json).
+    println!(
         "\n  Sekimori is running.\n  issuer:    {issuer}\n  discovery: {issuer}/.well-known/openid-configuration\n"
     );
     if store.list_clients().await?.is_empty() {
-        eprintln!(
+        println!(
             "  No clients yet. Register one and a user, for example:\n    sekimori client add --name \"My app\" --redirect-uri http://localhost:9999/callback\n    echo 'a long password' | sekimori user add --email you@example.com --name \"You\" --password-stdin\n  (or restart with --demo)\n"
         );
     }
-    app.run_until_stopped(shutdown_signal()).await?;
-    tracing::info!("stopped");
+    // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, but not forever.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let mut deadline = stop_rx;
+    let grace = std::time::Duration::from_secs(serve.shutdown_grace_secs);
+    tokio::select! {
+        served = app.run_until_stopped(async move { let _ = graceful.wait_for(|s| *s).await; }) => {
+            served?;
+            tracing::info!("stopped");
+        }
+        () = async move {
+            let _ = deadline.wait_for(|s| *s).await;
+            tracing::info!(grace_secs = grace.as_secs(), "shutting down; finishing in-flight requests");
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within the grace period; stopping anyway");
+        }
+    }
+    store.close().await;
     Ok(())
 }
 

@@ -101,6 +101,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SEKIMORI_REFRESH_TOKEN_ABSOLUTE_TTL_SECS", default_value_t = 90 * 24 * 3600)]
     pub refresh_token_absolute_ttl_secs: i64,
 
+    /// After SIGTERM/SIGINT, how long in-flight requests may take to finish, in seconds.
+    #[arg(long, env = "SEKIMORI_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+
     /// How long a browser login session lasts without use, in seconds.
     #[arg(long, env = "SEKIMORI_SESSION_TTL_SECS", default_value_t = 24 * 3600)]
     pub session_ttl_secs: i64,
@@ -116,6 +120,7 @@ impl Default for ServeConfig {
             refresh_token_idle_ttl_secs: 14 * 24 * 3600,
             refresh_token_absolute_ttl_secs: 90 * 24 * 3600,
             session_ttl_secs: 24 * 3600,
+            shutdown_grace_secs: 20,
         }
     }
 }

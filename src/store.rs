@@ -180,6 +180,11 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Connections open and idle in the pool (for metrics).
+    pub fn pool_status(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -172,6 +172,12 @@ async fn token(
     }
     let response = grant(state, &client, &params).await?;
     tracing::info!(client_id = %client.client_id, grant_type, "tokens issued");
+    metrics::counter!(
+        "sekimori_tokens_issued_total",
+        "grant_type" => grant_type.to_owned(),
+        "client_id" => client.client_id.clone()
+    )
+    .increment(1);
     Ok(response)
 }
 
@@ -278,6 +284,7 @@ async fn explain_failed_redemption(
                 .revoke_grant(first_grant, now, now + state.lifetimes.access_token_secs)
                 .await?;
             tracing::warn!(client_id = %client.client_id, "authorization code replayed; its tokens are revoked");
+            metrics::counter!("sekimori_code_replay_total").increment(1);
         }
         return Ok(generic());
     }
@@ -343,6 +350,7 @@ fn grant_refresh_token<'a>(
                     .revoke_grant(&family, now, now + state.lifetimes.access_token_secs)
                     .await?;
                 tracing::warn!(client_id = %client.client_id, "refresh token reused; grant revoked");
+                metrics::counter!("sekimori_refresh_token_reuse_total").increment(1);
                 return Err(invalid_grant(
                     "the refresh token is invalid, expired, or revoked",
                 ));

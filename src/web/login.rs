@@ -133,6 +133,7 @@ pub async fn login_post(
     };
     if let Err(retry_after) = state.login_throttle.attempt(email, Some(peer.ip())) {
         tracing::warn!(client_id = %req.client_id, "login throttled");
+        metrics::counter!("sekimori_logins_total", "result" => "throttled").increment(1);
         let message = lang.too_many_attempts(retry_after);
         let mut res = render(&state, lang, &req, form, Some(&message));
         *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -157,6 +158,7 @@ pub async fn login_post(
         .await;
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(client_id = %req.client_id, "login failed");
+        metrics::counter!("sekimori_logins_total", "result" => "failure").increment(1);
         return render(&state, lang, &req, form, Some(t.bad_credentials));
     };
     let sso = Sso {
@@ -171,6 +173,7 @@ pub async fn login_post(
         return error_page(lang, PageError::Unavailable);
     }
     tracing::info!(sub = %user.sub, client_id = %req.client_id, "user logged in");
+    metrics::counter!("sekimori_logins_total", "result" => "success").increment(1);
     // After a POST, 303 makes every browser follow with GET.
     see_other(continue_as(&state, &session, lang, req, &sso).await)
 }

@@ -10,6 +10,7 @@ mod flow;
 mod helpers;
 mod keys;
 mod lifecycle;
+mod operations;
 mod scale;
 mod token;
 mod userinfo;
