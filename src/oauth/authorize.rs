@@ -9,7 +9,7 @@
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
@@ -545,15 +545,21 @@ pub async fn authorize_get(
     authorize(&state, &session, &headers, &params).await
 }
 
-/// `POST /authorize` with a form body (OIDC Core §3.1.2.1).
-pub async fn authorize_post(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = Params::parse(&body);
-    authorize(&state, &session, &headers, &params).await
+/// `POST /authorize` with a form body (OIDC Core §3.1.2.1): answered with a 303 to the same
+/// request as a GET. A cross-site POST does not carry our SameSite=Lax cookie, so handling it
+/// here would start a fresh session and overwrite the user's own — a logout without
+/// confirmation. The top-level GET that follows does carry the cookie.
+pub async fn authorize_post(State(state): State<AppState>, body: Bytes) -> Response {
+    let query = String::from_utf8_lossy(&body);
+    let location = format!("{}?{}", state.issuer.endpoint("/authorize"), query.trim());
+    match axum::http::HeaderValue::from_str(&location) {
+        Ok(v) => (
+            axum::http::StatusCode::SEE_OTHER,
+            [(axum::http::header::LOCATION, v)],
+        )
+            .into_response(),
+        Err(_) => pages::error_page(Lang::En, PageError::InvalidRequest),
+    }
 }
 
 async fn authorize(
@@ -573,6 +579,8 @@ async fn authorize(
     // OIDC Core §3.1.2.3: reuse the session unless the client asks for a fresh login, the
     // session is older than max_age, or id_token_hint names someone else.
     let fresh_enough = |auth_time: i64| match req.max_age {
+        // max_age=0: authenticate now, like prompt=login (auth_time has one-second resolution).
+        Some(0) => false,
         Some(max_age) => now.saturating_sub(auth_time) <= max_age,
         None => true,
     };

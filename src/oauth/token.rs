@@ -458,6 +458,14 @@ fn grant_password<'a>(
         else {
             return Err(invalid_request("username and password are required"));
         };
+        // The same buckets as the login form (per account; the client's address is unknown
+        // here, the account is what guessing targets).
+        if let Err(retry_after) = state.login_throttle.attempt(username, None) {
+            metrics::counter!("sekimori_logins_total", "result" => "throttled").increment(1);
+            return Err(invalid_grant(&format!(
+                "too many attempts; retry in {retry_after} seconds"
+            )));
+        }
         let user = state.store.find_user_by_email(username).await?;
         let ok = state
             .passwords
@@ -577,9 +585,15 @@ fn issue_tokens(
                     now,
                     ttl_secs: state.lifetimes.id_token_secs,
                     alg: client.id_token_alg,
+                    // Requested claims, within the scope of *this* response (a narrowed refresh
+                    // releases less).
                     extra: crate::oidc::userinfo::user_claims(
                         grant.user,
-                        grant.id_token_claims.split(' '),
+                        grant.id_token_claims.split(' ').filter(|c| {
+                            scope
+                                .split(' ')
+                                .any(|s| crate::oauth::authorize::claims_of_scope(s).contains(c))
+                        }),
                     ),
                 },
             )

@@ -49,7 +49,7 @@ pub async fn show_consent(
     };
     let (Ok(csrf), Ok(id)) = (
         session::csrf_token(session).await,
-        session::put_pending(session, req.clone(), now).await,
+        session::put_pending(session, session::Stage::Consent, req.clone(), now).await,
     ) else {
         return error_page(lang, PageError::Unavailable);
     };
@@ -93,7 +93,7 @@ pub async fn consent_post(
         return error_page(lang, PageError::LoginExpired);
     };
     let (Some(req), Some(sso)) = (
-        session::get_pending(&session, request_id, now).await,
+        session::get_pending(&session, request_id, session::Stage::Consent, now).await,
         session::sso(&session).await,
     ) else {
         return error_page(lang, PageError::LoginExpired);

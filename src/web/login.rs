@@ -15,7 +15,8 @@ use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session::{self, Sso};
 use crate::app::AppState;
-use crate::oauth::authorize::{AuthorizationRequest, continue_as};
+use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, continue_as};
+use crate::oauth::error::AuthorizeErrorCode;
 use crate::oauth::params::Params;
 use crate::oauth::response::see_other;
 
@@ -84,7 +85,7 @@ pub async fn show_login(
     let now = state.clock.now();
     let csrf = session::csrf_token(session).await;
     let email = req.login_hint.clone().unwrap_or_default();
-    let id = session::put_pending(session, req.clone(), now).await;
+    let id = session::put_pending(session, session::Stage::Login, req.clone(), now).await;
     match (csrf, id) {
         (Ok(csrf), Ok(id)) => {
             let form = FormState {
@@ -113,7 +114,8 @@ pub async fn login_post(
     let Some(request_id) = params.get("request_id") else {
         return error_page(lang, PageError::LoginExpired);
     };
-    let Some(req) = session::get_pending(&session, request_id, now).await else {
+    let Some(req) = session::get_pending(&session, request_id, session::Stage::Login, now).await
+    else {
         return error_page(lang, PageError::LoginExpired);
     };
     if !session::csrf_ok(&session, params.get("csrf_token")).await {
@@ -173,6 +175,22 @@ pub async fn login_post(
         return error_page(lang, PageError::Unavailable);
     }
     tracing::info!(sub = %user.sub, client_id = %req.client_id, "user logged in");
+    if req
+        .id_token_hint_sub
+        .as_deref()
+        .is_some_and(|hinted| hinted != user.sub)
+    {
+        // OIDC Core §3.1.2.1: the client asked for the user its id_token_hint names; someone
+        // else logged in, so the client gets an error, not that person's identity.
+        return see_other(
+            ErrorRedirect::for_request(
+                &req,
+                AuthorizeErrorCode::LoginRequired,
+                "a different user than the one in id_token_hint logged in",
+            )
+            .into_response(state.issuer.as_str()),
+        );
+    }
     metrics::counter!("sekimori_logins_total", "result" => "success").increment(1);
     // After a POST, 303 makes every browser follow with GET.
     see_other(continue_as(&state, &session, lang, req, &sso).await)

@@ -90,18 +90,25 @@ async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageE
             .and_then(|v| v.as_str())
             .map(str::to_owned);
     }
-    let mut redirect = None;
-    if let (Some(uri), Some(id)) = (params.get("post_logout_redirect_uri"), &client_id) {
-        let client = state
-            .store
-            .find_client(id)
-            .await
-            .map_err(|_| PageError::Unavailable)?;
-        // §3: exact match with a registered value, else no redirect.
-        if client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
-            redirect = Some(uri.to_owned());
-        }
-    }
+    let client = match &client_id {
+        Some(id) => Some(
+            state
+                .client(id)
+                .await
+                .map_err(|_| PageError::Unavailable)?
+                .ok_or(PageError::UnknownClient)?,
+        ),
+        None => None,
+    };
+    // §3: exact match with a value registered for that client, else no redirect.
+    let redirect = params
+        .get("post_logout_redirect_uri")
+        .filter(|uri| {
+            client
+                .as_ref()
+                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri))
+        })
+        .map(str::to_owned);
     Ok(LogoutRequest {
         hinted_sub,
         client_id,

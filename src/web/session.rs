@@ -29,7 +29,19 @@ pub struct Sso {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Pending {
     created_at: i64,
+    /// Which page the request waits on: a login form's request id cannot complete a consent,
+    /// or a consent's skip the login that `prompt=login` or `max_age` demanded.
+    stage: Stage,
     request: AuthorizationRequest,
+}
+
+/// The page a waiting authorization request was shown on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stage {
+    /// The login form.
+    Login,
+    /// The consent page.
+    Consent,
 }
 
 /// The logged-in user of this browser, if any.
@@ -81,6 +93,7 @@ pub async fn csrf_ok(session: &Session, presented: Option<&str>) -> bool {
 /// Stores a validated request until the login form comes back; returns its id.
 pub async fn put_pending(
     session: &Session,
+    stage: Stage,
     request: AuthorizationRequest,
     now: i64,
 ) -> Result<String, tower_sessions::session::Error> {
@@ -105,6 +118,7 @@ pub async fn put_pending(
         id.clone(),
         Pending {
             created_at: now,
+            stage,
             request,
         },
     );
@@ -119,12 +133,17 @@ pub async fn put_pending(
     Ok(id)
 }
 
-/// The waiting request `id`, if it exists and has not expired.
-pub async fn get_pending(session: &Session, id: &str, now: i64) -> Option<AuthorizationRequest> {
+/// The request `id` waiting on `stage`, if it exists and has not expired.
+pub async fn get_pending(
+    session: &Session,
+    id: &str,
+    stage: Stage,
+    now: i64,
+) -> Option<AuthorizationRequest> {
     let pending: HashMap<String, Pending> = session.get(PENDING_KEY).await.ok().flatten()?;
     pending
         .get(id)
-        .filter(|p| now - p.created_at < PENDING_TTL_SECS)
+        .filter(|p| p.stage == stage && now - p.created_at < PENDING_TTL_SECS)
         .map(|p| p.request.clone())
 }
 

@@ -251,6 +251,18 @@ async fn authorize_accepts_a_form_post() {
         .send()
         .await
         .expect("post");
+    // Answered with a GET of the same request, so a cross-site POST cannot replace the
+    // browser's session (its SameSite=Lax cookie is not sent on a cross-site POST).
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers().get("set-cookie").is_none());
+    let location = res
+        .headers()
+        .get(LOCATION)
+        .expect("location")
+        .to_str()
+        .expect("ascii");
+    assert!(location.starts_with(&app.url("/authorize?")));
+    let res = app.browser.get(location).send().await.expect("get");
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.text()

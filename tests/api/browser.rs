@@ -551,3 +551,79 @@ async fn withdrawing_a_consent_asks_again_and_revokes_its_tokens() {
         "asks again"
     );
 }
+
+#[tokio::test]
+async fn a_login_form_request_id_cannot_complete_a_consent() {
+    // prompt=login shows the form; its request id must not let /consent skip the login.
+    let app = spawn_app().await;
+    app.authorize_and_login(&app.confidential, &[]).await;
+    let page = login_page(&app, &app.confidential, &[("prompt", "login")]).await;
+    let f = LoginForm::parse(&page).with("decision", "allow");
+    let pairs: Vec<(&str, &str)> = f
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app
+        .browser
+        .post(app.url("/consent"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&pairs))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get(LOCATION).is_none());
+}
+
+#[tokio::test]
+async fn max_age_zero_always_asks_for_the_password() {
+    let app = spawn_app().await;
+    app.authorize_and_login(&app.confidential, &[]).await;
+    let res = app
+        .get_authorize(&app.confidential, &[("max_age", "0")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .get_authorize(&app.confidential, &[("max_age", "0"), ("prompt", "none")])
+        .await;
+    let (_, pairs) = location_params(&res);
+    assert_eq!(param(&pairs, "error"), Some("login_required"));
+}
+
+#[tokio::test]
+async fn logging_in_as_someone_other_than_the_hinted_user_is_login_required() {
+    let app = spawn_app().await;
+    sekimori::cli::add_user(&app.store, "bob@example.com", "Bob", "bob's long password")
+        .await
+        .expect("bob");
+    let code = app.authorize_and_login(&app.confidential, &[]).await;
+    let alice: Value = app.redeem(&code, &[]).await.json().await.expect("json");
+    let hint = alice["id_token"].as_str().expect("id");
+    let page = login_page(
+        &app,
+        &app.confidential,
+        &[("prompt", "login"), ("id_token_hint", hint)],
+    )
+    .await;
+    let res = app
+        .post_login(&page, "bob@example.com", "bob's long password")
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, pairs) = location_params(&res);
+    assert_eq!(param(&pairs, "error"), Some("login_required"));
+    assert_eq!(param(&pairs, "code"), None);
+}
+
+#[tokio::test]
+async fn logout_with_an_unknown_client_id_is_an_error_page() {
+    let app = spawn_app().await;
+    let url = format!(
+        "{}?{}",
+        app.url("/logout"),
+        form(&[("client_id", "<b>nope</b>")])
+    );
+    let res = app.browser.get(url).send().await.expect("logout");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(!res.text().await.expect("html").contains("<b>nope</b>"));
+}

@@ -354,6 +354,62 @@ async fn password_grant_is_refused_unless_the_client_is_registered_for_it() {
     ];
     let res = app.post_token(&wrong, basic(&legacy)).await;
     assert_eq!(json(res).await["error"], "invalid_grant");
+    // Guessing is throttled like the login form: the right password waits too.
+    for _ in 0..40 {
+        app.post_token(&wrong, basic(&legacy)).await;
+    }
+    let res = app.post_token(&pairs, basic(&legacy)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = json(res).await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("too many attempts")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_narrowed_refresh_releases_only_the_narrowed_claims() {
+    let app = spawn_app().await;
+    let code = app
+        .authorize_and_login(
+            &app.confidential,
+            &[
+                ("scope", "openid email offline_access"),
+                ("prompt", "consent"),
+                ("claims", r#"{"id_token":{"email":null}}"#),
+            ],
+        )
+        .await;
+    let first = json(app.redeem(&code, &[]).await).await;
+    let claims = |t: &Value| -> Value {
+        serde_json::from_slice(&crate::token::base64_decode(
+            t["id_token"]
+                .as_str()
+                .expect("id")
+                .split('.')
+                .nth(1)
+                .expect("p"),
+        ))
+        .expect("json")
+    };
+    assert_eq!(claims(&first)["email"], crate::helpers::USER_EMAIL);
+    let res = app
+        .post_token(
+            &[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    first["refresh_token"].as_str().expect("rt"),
+                ),
+                ("scope", "openid"),
+            ],
+            basic(&app.confidential),
+        )
+        .await;
+    let second = json(res).await;
+    assert!(claims(&second).get("email").is_none());
 }
 
 /// A relying party for `client` that verifies ID tokens with any of our algorithms.
