@@ -231,11 +231,7 @@ fn grant_authorization_code<'a>(
             )
             .await?);
         };
-        let user = state
-            .store
-            .find_user_by_sub(&row.sub)
-            .await?
-            .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        let user = grant_user(state, &row.sub).await?;
         let grant = UserGrant {
             user: &user,
             id_token_claims: &row.id_token_claims,
@@ -365,11 +361,7 @@ fn grant_refresh_token<'a>(
             Some(r) if !r.is_empty() => r.join(" "),
             _ => row.scope.clone(),
         };
-        let user = state
-            .store
-            .find_user_by_sub(&row.sub)
-            .await?
-            .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        let user = grant_user(state, &row.sub).await?;
         let grant = UserGrant {
             user: &user,
             id_token_claims: &row.id_token_claims,
@@ -496,6 +488,15 @@ fn grant_password<'a>(
         };
         issue_tokens(state, client, &grant, &scope, None, None)
     })
+}
+
+/// The user a code or refresh token was issued for; a deleted account ends the grant.
+async fn grant_user(state: &AppState, sub: &str) -> Result<crate::store::User, TokenError> {
+    state
+        .store
+        .find_user_by_sub(sub)
+        .await?
+        .ok_or_else(|| invalid_grant("the user no longer exists"))
 }
 
 fn has_scope(scope: &str, wanted: &str) -> bool {

@@ -357,19 +357,7 @@ async fn login_with_a_bad_csrf_token_is_refused() {
         .with("csrf_token", "forged")
         .with("email", USER_EMAIL)
         .with("password", USER_PASSWORD);
-    let pairs: Vec<(&str, &str)> = f
-        .fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let res = app
-        .browser
-        .post(&f.action)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&pairs))
-        .send()
-        .await
-        .expect("post");
+    let res = crate::helpers::submit(&app.browser, &f).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.headers().get(LOCATION).is_none());
 }
@@ -387,19 +375,7 @@ async fn login_form_from_another_browser_is_expired() {
     let f = LoginForm::parse(&page)
         .with("email", USER_EMAIL)
         .with("password", USER_PASSWORD);
-    let pairs: Vec<(&str, &str)> = f
-        .fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let res = app
-        .rp
-        .post(&f.action)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&pairs))
-        .send()
-        .await
-        .expect("post");
+    let res = crate::helpers::submit(&app.rp, &f).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.headers().get(LOCATION).is_none());
 }

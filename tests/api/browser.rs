@@ -144,19 +144,7 @@ async fn consent_with_a_forged_csrf_token_is_refused() {
     let forged = LoginForm::parse(&consent)
         .with("csrf_token", "forged")
         .with("decision", "allow");
-    let pairs: Vec<(&str, &str)> = forged
-        .fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let res = app
-        .browser
-        .post(&forged.action)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&pairs))
-        .send()
-        .await
-        .expect("post");
+    let res = crate::helpers::submit(&app.browser, &forged).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.headers().get(LOCATION).is_none());
 }
@@ -217,18 +205,7 @@ async fn prompt_none_with_id_token_hint_keeps_sub_and_auth_time_or_requires_logi
     let f = LoginForm::parse(&page)
         .with("email", "bob@example.com")
         .with("password", "bob's long password");
-    let pairs: Vec<(&str, &str)> = f
-        .fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let res = other_browser
-        .post(&f.action)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&pairs))
-        .send()
-        .await
-        .expect("login bob");
+    let res = crate::helpers::submit(&other_browser, &f).await;
     let (_, pairs) = location_params(&res);
     let bob_code = param(&pairs, "code").expect("code").to_owned();
     let bob_tokens: Value = app.redeem(&bob_code, &[]).await.json().await.expect("json");
@@ -432,19 +409,7 @@ async fn logout_without_hint_asks_for_confirmation_protected_by_csrf() {
     );
     // Confirming logs out.
     let f = f.with("confirm", "yes");
-    let pairs: Vec<(&str, &str)> = f
-        .fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let res = app
-        .browser
-        .post(&f.action)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&pairs))
-        .send()
-        .await
-        .expect("post");
+    let res = crate::helpers::submit(&app.browser, &f).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         app.get_authorize(&app.confidential, &[]).await.status(),
@@ -558,20 +523,9 @@ async fn a_login_form_request_id_cannot_complete_a_consent() {
     let app = spawn_app().await;
     app.authorize_and_login(&app.confidential, &[]).await;
     let page = login_page(&app, &app.confidential, &[("prompt", "login")]).await;
-    let f = LoginForm::parse(&page).with("decision", "allow");
-    let pairs: Vec<(&str, &str)> = f
-        .fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let res = app
-        .browser
-        .post(app.url("/consent"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&pairs))
-        .send()
-        .await
-        .expect("post");
+    let mut f = LoginForm::parse(&page).with("decision", "allow");
+    f.action = app.url("/consent");
+    let res = crate::helpers::submit(&app.browser, &f).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.headers().get(LOCATION).is_none());
 }

@@ -303,11 +303,30 @@ impl LoginForm {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The fields, form-encoded.
+    pub fn body(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.fields {
+            s.append_pair(k, v);
+        }
+        s.finish()
+    }
+
     pub fn with(mut self, name: &str, value: &str) -> Self {
         self.fields.retain(|(n, _)| n != name);
         self.fields.push((name.to_owned(), value.to_owned()));
         self
     }
+}
+
+/// Posts a parsed form to its action with `http` (a browser, or a client without cookies).
+pub async fn submit(http: &reqwest::Client, f: &LoginForm) -> Response {
+    http.post(&f.action)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(f.body())
+        .send()
+        .await
+        .expect("form POST")
 }
 
 /// Form-encodes pairs.
@@ -418,38 +437,16 @@ impl TestApp {
 
     /// Submits the consent page with `decision` (`allow` or `deny`).
     pub async fn post_consent(&self, consent_page: &str, decision: &str) -> Response {
-        let form_data = LoginForm::parse(consent_page).with("decision", decision);
-        let pairs: Vec<(&str, &str)> = form_data
-            .fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.browser
-            .post(&form_data.action)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&pairs))
-            .send()
-            .await
-            .expect("POST /consent")
+        let f = LoginForm::parse(consent_page).with("decision", decision);
+        submit(&self.browser, &f).await
     }
 
     /// Submits a login form page with the given credentials.
     pub async fn post_login(&self, login_page: &str, email: &str, password: &str) -> Response {
-        let form_data = LoginForm::parse(login_page)
+        let f = LoginForm::parse(login_page)
             .with("email", email)
             .with("password", password);
-        let pairs: Vec<(&str, &str)> = form_data
-            .fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.browser
-            .post(&form_data.action)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&pairs))
-            .send()
-            .await
-            .expect("POST /login")
+        submit(&self.browser, &f).await
     }
 
     /// Drives authorize → login → redirect and returns the code (asserting the happy path).
