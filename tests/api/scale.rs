@@ -259,9 +259,14 @@ async fn database_outage_fails_fast_with_503_and_recovers_without_restart() {
     // Act: cut the database off.
     proxy.cut().await;
     let started = Instant::now();
+    // (The client itself may come from the node's 10 s cache; the code lookup cannot.)
     let res = app
         .post_token(
-            &[("grant_type", "client_credentials")],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "a-code-that-needs-the-database"),
+                ("redirect_uri", REDIRECT_URI),
+            ],
             Some((&c.client_id, &secret)),
         )
         .await;
