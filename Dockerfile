@@ -29,6 +29,6 @@ ENV SEKIMORI_BIND=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///var/lib/sekimori/data/sekimori.db?mode=rwc
 VOLUME ["/var/lib/sekimori/certs", "/var/lib/sekimori/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["/usr/local/bin/sekimori"]
 CMD ["serve"]

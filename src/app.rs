@@ -118,6 +118,12 @@ impl Inner {
         Ok(Some(client))
     }
 
+    /// Drops a cached client, so the next [`Self::client`] reads the database (a presented
+    /// secret that does not match the cached one may be a freshly rotated secret).
+    pub async fn forget_client(&self, client_id: &str) {
+        self.clients.invalidate(client_id).await;
+    }
+
     /// The current keys and discovery document.
     pub fn published(&self) -> Arc<Published> {
         self.published.load_full()

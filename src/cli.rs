@@ -61,8 +61,35 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// List users.
-    List,
+    /// List users (tab-separated: sub, email, name, status; `--json` for scripts).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account: no login, its sessions stop counting, its tokens are revoked.
+    Disable {
+        /// The user's email.
+        email: String,
+    },
+    /// Re-enable a disabled account.
+    Enable {
+        /// The user's email.
+        email: String,
+    },
+    /// Set a new password (read from standard input, or a hidden prompt).
+    Passwd {
+        /// The user's email.
+        email: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Delete an account and revoke its tokens.
+    Remove {
+        /// The user's email.
+        email: String,
+    },
     /// List what a user allowed third-party clients; `--revoke CLIENT_ID` withdraws one consent
     /// and revokes every token issued under it.
     Consents {
@@ -108,8 +135,27 @@ enum ClientCommand {
         #[arg(long)]
         first_party: bool,
     },
-    /// List clients.
-    List,
+    /// List clients (`--json` for scripts).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client's registration as JSON (never its secret, which is stored only hashed).
+    Show {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Delete a client and revoke every token issued to it.
+    Remove {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Replace a confidential client's secret; prints the new one once.
+    RotateSecret {
+        /// The client_id.
+        client_id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,25 +209,78 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::User(UserCommand::List) => {
+        Command::User(UserCommand::List { json }) => {
             let store = open_existing_store(&cli.common).await?;
             for u in store.list_users().await? {
-                println!("{}\t{}\t{}", u.sub, u.email, u.name);
+                let status = if u.disabled != 0 {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"sub": u.sub, "email": u.email, "name": u.name, "status": status, "created_at": u.created_at})
+                    );
+                } else {
+                    println!("{}\t{}\t{}\t{}", u.sub, u.email, u.name, status);
+                }
             }
+            Ok(())
+        }
+        Command::User(UserCommand::Disable { email }) => {
+            let store = open_store(&cli.common).await?;
+            let user = find_user(&store, &email).await?;
+            let now = Clock::system().now();
+            store.set_user_disabled(&user.sub, true, now).await?;
+            let n = store
+                .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
+                .await?;
+            eprintln!("{email} is disabled; {n} grant(s) revoked");
+            Ok(())
+        }
+        Command::User(UserCommand::Enable { email }) => {
+            let store = open_store(&cli.common).await?;
+            let user = find_user(&store, &email).await?;
+            store
+                .set_user_disabled(&user.sub, false, Clock::system().now())
+                .await?;
+            eprintln!("{email} is enabled");
+            Ok(())
+        }
+        Command::User(UserCommand::Passwd { email, .. }) => {
+            let store = open_store(&cli.common).await?;
+            let user = find_user(&store, &email).await?;
+            let password = read_password()?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            if password.chars().count() < 8 {
+                bail!("the password must have at least 8 characters");
+            }
+            let hash = crate::password::hash(password).map_err(anyhow::Error::msg)?;
+            store
+                .set_user_password(&user.sub, &hash, Clock::system().now())
+                .await?;
+            eprintln!("password changed for {email}");
+            Ok(())
+        }
+        Command::User(UserCommand::Remove { email }) => {
+            let store = open_store(&cli.common).await?;
+            let user = find_user(&store, &email).await?;
+            let now = Clock::system().now();
+            let n = store
+                .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
+                .await?;
+            store.delete_user(&user.sub).await?;
+            eprintln!("{email} removed; {n} grant(s) revoked");
             Ok(())
         }
         Command::User(UserCommand::Consents { email, revoke }) => {
             let store = open_existing_store(&cli.common).await?;
-            let user = store
-                .find_user_by_email(&email)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no user with email {email:?}"))?;
+            let user = find_user(&store, &email).await?;
             match revoke {
                 Some(client_id) => {
                     let now = Clock::system().now();
-                    // Access tokens live at most this long; a generous bound keeps the deny-list
-                    // entry until every token of the grant has expired.
-                    let expire_by = now + 24 * 3600;
+                    let expire_by = now + TOKEN_HORIZON_SECS;
                     if store
                         .revoke_consent(&user.sub, &client_id, now, expire_by)
                         .await?
@@ -226,7 +325,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
-        Command::Client(ClientCommand::List) => {
+        Command::Client(ClientCommand::List { json: true }) => {
+            let store = open_existing_store(&cli.common).await?;
+            for c in store.list_clients().await? {
+                println!("{}", client_json(&c));
+            }
+            Ok(())
+        }
+        Command::Client(ClientCommand::Show { client_id }) => {
+            let store = open_existing_store(&cli.common).await?;
+            let c = find_client(&store, &client_id).await?;
+            println!("{}", serde_json::to_string_pretty(&client_json(&c))?);
+            Ok(())
+        }
+        Command::Client(ClientCommand::Remove { client_id }) => {
+            let store = open_store(&cli.common).await?;
+            find_client(&store, &client_id).await?;
+            let now = Clock::system().now();
+            let n = store
+                .revoke_grants_of(None, Some(&client_id), now, now + TOKEN_HORIZON_SECS)
+                .await?;
+            store.delete_client(&client_id).await?;
+            eprintln!(
+                "client {client_id} removed; {n} grant(s) revoked (running nodes forget it within {} s)",
+                crate::app::CLIENT_CACHE_SECS
+            );
+            Ok(())
+        }
+        Command::Client(ClientCommand::RotateSecret { client_id }) => {
+            let store = open_store(&cli.common).await?;
+            let c = find_client(&store, &client_id).await?;
+            if c.is_public() {
+                bail!("client {client_id} is public: it has no secret");
+            }
+            let secret =
+                random_token(32).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+            store
+                .set_client_secret(&client_id, &sha256_hex(&secret))
+                .await?;
+            eprintln!(
+                "new secret set; the old one stops working on every node within {} s",
+                crate::app::CLIENT_CACHE_SECS
+            );
+            println!(
+                "{}",
+                serde_json::json!({"client_id": client_id, "client_secret": secret})
+            );
+            Ok(())
+        }
+        Command::Client(ClientCommand::List { json: false }) => {
             let store = open_existing_store(&cli.common).await?;
             for c in store.list_clients().await? {
                 println!(
@@ -314,6 +461,41 @@ fn read_password() -> anyhow::Result<String> {
         .read_to_string(&mut password)
         .context("cannot read the password from standard input")?;
     Ok(password)
+}
+
+/// How long after revocation a deny-list entry must live: past the longest access token
+/// lifetime an operator is likely to configure (a day).
+const TOKEN_HORIZON_SECS: i64 = 24 * 3600;
+
+async fn find_user(store: &Store, email: &str) -> anyhow::Result<crate::store::User> {
+    store
+        .find_user_by_email(email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user with email {email:?}"))
+}
+
+async fn find_client(store: &Store, client_id: &str) -> anyhow::Result<crate::store::Client> {
+    store
+        .find_client(client_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no client with client_id {client_id:?}"))
+}
+
+/// A client's registration for `client show` / `list --json` (never the secret hash).
+fn client_json(c: &crate::store::Client) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.client_id,
+        "client_name": c.name,
+        "token_endpoint_auth_method": if c.is_public() { "none" } else { "client_secret_basic" },
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "scope": c.scope.join(" "),
+        "grant_types": c.grant_types,
+        "id_token_signed_response_alg": c.id_token_alg.as_str(),
+        "access_token_signed_response_alg": c.access_token_alg.as_str(),
+        "first_party": c.first_party,
+        "created_at": c.created_at,
+    })
 }
 
 /// Opens the database without migrating it: for commands that only read.

@@ -6,6 +6,7 @@ CREATE TABLE users (
     email          TEXT NOT NULL UNIQUE,      -- stored lower-cased
     name           TEXT NOT NULL,
     email_verified BIGINT NOT NULL DEFAULT 0,
+    disabled       BIGINT NOT NULL DEFAULT 0,  -- 1: cannot log in; tokens refused
     password_hash  TEXT NOT NULL,             -- argon2id PHC string
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL

@@ -6,6 +6,7 @@ CREATE TABLE users (
     email          TEXT NOT NULL UNIQUE,      -- stored lower-cased
     name           TEXT NOT NULL,
     email_verified INTEGER NOT NULL DEFAULT 0,
+    disabled       INTEGER NOT NULL DEFAULT 0,  -- 1: cannot log in; tokens refused
     password_hash  TEXT NOT NULL,             -- argon2id PHC string
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL

@@ -593,8 +593,10 @@ async fn authorize(
     let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time) && hint_ok(&s.sub));
     if let Some(sso) = reusable {
         match state.store.find_user_by_sub(&sso.sub).await {
-            Ok(Some(_)) => return continue_as(state, session, lang, req, &sso).await,
-            Ok(None) => {} // the account is gone: log in again
+            Ok(Some(user)) if user.disabled == 0 => {
+                return continue_as(state, session, lang, req, &sso).await;
+            }
+            Ok(_) => {} // the account is gone or disabled: the session no longer counts
             Err(e) => {
                 tracing::error!(error = %e, "authorize: storage failure");
                 return pages::error_page(lang, PageError::Unavailable);

@@ -32,6 +32,19 @@ fn invalid_client() -> TokenError {
     )
 }
 
+/// Whether `presented` authenticates `client`: a confidential client's secret (SHA-256,
+/// compared in constant time), or nothing at all for a public client.
+fn secret_matches(client: &Client, presented: Option<&str>) -> bool {
+    match (&client.secret_hash, presented) {
+        (Some(stored), Some(presented)) => {
+            constant_time_eq(stored.as_bytes(), sha256_hex(presented).as_bytes())
+        }
+        // A public client authenticates with `none` only.
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// Decodes an `Authorization: Basic` value into (client_id, client_secret), undoing the
 /// `application/x-www-form-urlencoded` step RFC 6749 §2.3.1 applies to both parts.
 fn parse_basic(value: &str) -> Option<(String, String)> {
@@ -98,17 +111,14 @@ pub async fn authenticate_client(
             }
         }
     };
-    let client = state.client(&client_id).await?.ok_or_else(invalid_client)?;
-    match (&client.secret_hash, secret) {
-        (Some(stored), Some(presented)) => {
-            let presented = sha256_hex(&presented);
-            if !constant_time_eq(stored.as_bytes(), presented.as_bytes()) {
-                return Err(invalid_client());
-            }
+    let mut client = state.client(&client_id).await?.ok_or_else(invalid_client)?;
+    if !secret_matches(&client, secret.as_deref()) {
+        // The cached registration may predate `client rotate-secret`: read it again once.
+        state.forget_client(&client_id).await;
+        client = state.client(&client_id).await?.ok_or_else(invalid_client)?;
+        if !secret_matches(&client, secret.as_deref()) {
+            return Err(invalid_client());
         }
-        // A public client authenticates with `none` only.
-        (None, None) => {}
-        _ => return Err(invalid_client()),
     }
     Ok((client, method))
 }

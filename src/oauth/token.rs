@@ -466,7 +466,7 @@ fn grant_password<'a>(
                 user.as_ref().map(|u| u.password_hash.clone()),
             )
             .await;
-        let Some(user) = user.filter(|_| ok) else {
+        let Some(user) = user.filter(|u| ok && u.disabled == 0) else {
             tracing::info!(client_id = %client.client_id, "password grant: bad credentials");
             return Err(invalid_grant("the username or password is incorrect"));
         };
@@ -496,7 +496,8 @@ async fn grant_user(state: &AppState, sub: &str) -> Result<crate::store::User, T
         .store
         .find_user_by_sub(sub)
         .await?
-        .ok_or_else(|| invalid_grant("the user no longer exists"))
+        .filter(|u| u.disabled == 0)
+        .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))
 }
 
 fn has_scope(scope: &str, wanted: &str) -> bool {

@@ -168,6 +168,15 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a client (its codes, refresh tokens and consents go with it).
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Every client, oldest first.
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
         Ok(

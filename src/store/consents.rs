@@ -61,6 +61,34 @@ impl Store {
         .await?)
     }
 
+    /// Revokes every grant matching `who` — a user, a client, or a (user, client) pair — and its
+    /// tokens: refresh tokens, and (through the deny-list until `access_tokens_expire_by`)
+    /// access tokens. Returns how many grants were revoked.
+    pub async fn revoke_grants_of(
+        &self,
+        sub: Option<&str>,
+        client_id: Option<&str>,
+        now: i64,
+        access_tokens_expire_by: i64,
+    ) -> Result<usize> {
+        // An absent filter matches everything: `$1 = ''` short-circuits the comparison.
+        let grants: Vec<(String,)> = sqlx::query_as(
+            "SELECT family_id FROM refresh_tokens \
+               WHERE ($1 = '' OR sub = $1) AND ($2 = '' OR client_id = $2) \
+             UNION SELECT grant_id FROM authorization_codes \
+               WHERE ($1 = '' OR sub = $1) AND ($2 = '' OR client_id = $2) AND grant_id IS NOT NULL",
+        )
+        .bind(sub.unwrap_or_default())
+        .bind(client_id.unwrap_or_default())
+        .fetch_all(self.pool())
+        .await?;
+        for (grant,) in &grants {
+            self.revoke_grant(grant, now, access_tokens_expire_by)
+                .await?;
+        }
+        Ok(grants.len())
+    }
+
     /// Withdraws the consent of `sub` for `client_id` and revokes every grant made under it:
     /// refresh tokens, and (through the deny-list until `access_tokens_expire_by`) access tokens.
     /// Returns whether a consent existed.
@@ -77,19 +105,8 @@ impl Store {
             .execute(self.pool())
             .await?
             .rows_affected();
-        let grants: Vec<(String,)> = sqlx::query_as(
-            "SELECT family_id FROM refresh_tokens WHERE sub = $1 AND client_id = $2 \
-             UNION SELECT grant_id FROM authorization_codes \
-             WHERE sub = $1 AND client_id = $2 AND grant_id IS NOT NULL",
-        )
-        .bind(sub)
-        .bind(client_id)
-        .fetch_all(self.pool())
-        .await?;
-        for (grant,) in grants {
-            self.revoke_grant(&grant, now, access_tokens_expire_by)
-                .await?;
-        }
+        self.revoke_grants_of(Some(sub), Some(client_id), now, access_tokens_expire_by)
+            .await?;
         Ok(deleted > 0)
     }
 }

@@ -13,6 +13,8 @@ pub struct User {
     pub name: String,
     /// 1 when the email address was verified (the `email_verified` claim), else 0.
     pub email_verified: i64,
+    /// 1 when an operator disabled the account: no login, no tokens.
+    pub disabled: i64,
     /// argon2id PHC string.
     pub password_hash: String,
     /// Unix seconds.
@@ -100,7 +102,7 @@ impl Store {
         grant_id: Option<&str>,
     ) -> Result<Option<User>> {
         Ok(sqlx::query_as::<_, User>(
-            "SELECT * FROM users WHERE sub = $1 \
+            "SELECT * FROM users WHERE sub = $1 AND disabled = 0 \
              AND NOT EXISTS (SELECT 1 FROM revocations WHERE id = $2 OR id = $3)",
         )
         .bind(sub)
@@ -108,6 +110,26 @@ impl Store {
         .bind(grant_id.unwrap_or(jti))
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    /// Disables or re-enables an account. Returns whether the user exists.
+    pub async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE sub = $1")
+            .bind(sub)
+            .bind(i64::from(disabled))
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a user (their codes, refresh tokens and consents go with them).
+    pub async fn delete_user(&self, sub: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE sub = $1")
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Every user, oldest first.

@@ -158,7 +158,8 @@ pub async fn login_post(
             user.as_ref().map(|u| u.password_hash.clone()),
         )
         .await;
-    let Some(user) = user.filter(|_| ok) else {
+    // A disabled account gets the same message as a wrong password.
+    let Some(user) = user.filter(|u| ok && u.disabled == 0) else {
         tracing::info!(client_id = %req.client_id, "login failed");
         metrics::counter!("sekimori_logins_total", "result" => "failure").increment(1);
         return render(&state, lang, &req, form, Some(t.bad_credentials));

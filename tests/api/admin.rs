@@ -1,0 +1,166 @@
+//! The admin command line against a running server: disabling, re-enabling, changing the
+//! password of and removing users; showing, rotating the secret of and removing clients.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, USER_EMAIL, USER_PASSWORD, spawn_app};
+
+fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sekimori"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("SEKIMORI_KEYS_DIR", app.keys_dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sekimori");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+async fn offline_tokens(app: &TestApp) -> Value {
+    let code = app
+        .authorize_and_login(
+            &app.confidential,
+            &[("scope", "openid offline_access"), ("prompt", "consent")],
+        )
+        .await;
+    app.redeem(&code, &[]).await.json().await.expect("json")
+}
+
+async fn userinfo(app: &TestApp, at: &str) -> StatusCode {
+    app.rp
+        .get(app.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .expect("userinfo")
+        .status()
+}
+
+#[tokio::test]
+async fn disabling_a_user_revokes_tokens_and_sessions_and_enabling_restores_login() {
+    let app = spawn_app().await;
+    let tokens = offline_tokens(&app).await;
+    let at = tokens["access_token"].as_str().expect("at");
+    let rt = tokens["refresh_token"].as_str().expect("rt");
+    cli(&app, &["user", "disable", USER_EMAIL], None);
+
+    assert_eq!(userinfo(&app, at).await, StatusCode::UNAUTHORIZED);
+    let c = app.confidential.clone();
+    let res = app
+        .post_token(
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+            Some((&c.client_id, c.client_secret.as_deref().expect("secret"))),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // The browser session no longer counts, and the password no longer works.
+    let page = app.get_authorize(&c, &[]).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    let res = app.post_login(&html, USER_EMAIL, USER_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .expect("html")
+            .contains("The email or password is incorrect.")
+    );
+    let list = cli(&app, &["user", "list", "--json"], None);
+    let line: Value =
+        serde_json::from_slice(list.stdout.split(|b| *b == b'\n').next().expect("line"))
+            .expect("json");
+    assert_eq!(line["status"], "disabled");
+
+    cli(&app, &["user", "enable", USER_EMAIL], None);
+    app.authorize_and_login(&c, &[("prompt", "login")]).await;
+}
+
+#[tokio::test]
+async fn passwd_replaces_the_password_and_remove_revokes_everything() {
+    let app = spawn_app().await;
+    cli(
+        &app,
+        &["user", "passwd", USER_EMAIL, "--password-stdin"],
+        Some("a brand new passphrase\n"),
+    );
+    let page = app
+        .get_authorize(&app.confidential, &[])
+        .await
+        .text()
+        .await
+        .expect("html");
+    let res = app.post_login(&page, USER_EMAIL, USER_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK, "the old password fails");
+    let res = app
+        .post_login(&page, USER_EMAIL, "a brand new passphrase")
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the new one works");
+
+    let tokens = offline_tokens(&app).await;
+    let at = tokens["access_token"].as_str().expect("at");
+    assert_eq!(userinfo(&app, at).await, StatusCode::OK);
+    cli(&app, &["user", "remove", USER_EMAIL], None);
+    assert_eq!(userinfo(&app, at).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn client_show_rotate_secret_and_remove() {
+    let app = spawn_app().await;
+    let c = app.confidential.clone();
+    let old = c.client_secret.clone().expect("secret");
+    let shown = cli(&app, &["client", "show", &c.client_id], None);
+    let shown: Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(shown["client_id"], c.client_id.as_str());
+    assert!(shown.get("client_secret").is_none());
+    assert!(!String::from_utf8_lossy(&serde_json::to_vec(&shown).expect("json")).contains(&old));
+
+    let tokens = offline_tokens(&app).await; // caches the client on the server
+    let rotated = cli(&app, &["client", "rotate-secret", &c.client_id], None);
+    let rotated: Value = serde_json::from_slice(&rotated.stdout).expect("json");
+    let new = rotated["client_secret"]
+        .as_str()
+        .expect("new secret")
+        .to_owned();
+    // The new secret works at once, even where the old registration is cached.
+    let res = app
+        .post_token(
+            &[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    tokens["refresh_token"].as_str().expect("rt"),
+                ),
+            ],
+            Some((&c.client_id, &new)),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let refreshed: Value = res.json().await.expect("json");
+
+    cli(&app, &["client", "remove", &c.client_id], None);
+    let at = refreshed["access_token"].as_str().expect("at");
+    assert_eq!(userinfo(&app, at).await, StatusCode::UNAUTHORIZED);
+    let list = cli(&app, &["client", "list"], None);
+    assert!(!String::from_utf8_lossy(&list.stdout).contains(&c.client_id));
+}
