@@ -90,6 +90,13 @@ enum UserCommand {
         /// The user's email.
         email: String,
     },
+    /// Import users from another system: CSV with the header `email,name,password_hash`, or JSON
+    /// lines `{"email":…,"name":…,"password_hash":…}`. bcrypt (`$2a$`/`$2b$`/`$2y$`) and argon2
+    /// hashes are kept as they are and upgraded to argon2id at each user's next login.
+    Import {
+        /// The file (`.csv`, or JSON lines).
+        file: std::path::PathBuf,
+    },
     /// List what a user allowed third-party clients; `--revoke CLIENT_ID` withdraws one consent
     /// and revokes every token issued under it.
     Consents {
@@ -261,6 +268,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .set_user_password(&user.sub, &hash, Clock::system().now())
                 .await?;
             eprintln!("password changed for {email}");
+            Ok(())
+        }
+        Command::User(UserCommand::Import { file }) => {
+            let store = open_store(&cli.common).await?;
+            let rows = read_import(&file)?;
+            let (mut imported, mut skipped) = (0, 0);
+            for (line, row) in rows.into_iter().enumerate() {
+                let line = line + 1;
+                match import_user(&store, &row).await {
+                    Ok(()) => imported += 1,
+                    Err(e) => {
+                        skipped += 1;
+                        eprintln!("record {line} ({}): skipped: {e:#}", row.email);
+                    }
+                }
+            }
+            eprintln!("imported {imported} user(s), skipped {skipped}");
             Ok(())
         }
         Command::User(UserCommand::Remove { email }) => {
@@ -547,6 +571,66 @@ pub async fn add_user(
         })
         .await?;
     Ok(sub)
+}
+
+/// One user to import.
+#[derive(Debug, serde::Deserialize)]
+struct ImportRow {
+    email: String,
+    name: String,
+    password_hash: String,
+}
+
+/// Reads CSV (with a header) or JSON lines, by the first non-blank character.
+fn read_import(path: &std::path::Path) -> anyhow::Result<Vec<ImportRow>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if text.trim_start().starts_with('{') {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).with_context(|| {
+                    format!("{} line {}: not a user JSON object", path.display(), i + 1)
+                })
+            })
+            .collect()
+    } else {
+        csv::Reader::from_reader(text.as_bytes())
+            .deserialize()
+            .enumerate()
+            .map(|(i, r)| {
+                r.with_context(|| {
+                    format!(
+                        "{} record {}: expected the columns email,name,password_hash",
+                        path.display(),
+                        i + 1
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+async fn import_user(store: &Store, row: &ImportRow) -> anyhow::Result<()> {
+    let email = row.email.trim();
+    if !email.contains('@') || email.chars().any(char::is_whitespace) {
+        bail!("not an email address");
+    }
+    if !crate::password::is_supported_hash(&row.password_hash) {
+        bail!("the password hash is neither bcrypt ($2a$/$2b$/$2y$) nor argon2 (PHC)");
+    }
+    let sub = random_token(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    store
+        .create_user(NewUser {
+            sub: &sub,
+            email,
+            name: row.name.trim(),
+            password_hash: &row.password_hash,
+            now: Clock::system().now(),
+        })
+        .await?;
+    Ok(())
 }
 
 /// Grant types a client can be registered for.

@@ -41,30 +41,133 @@ impl PasswordChecker {
         }
     }
 
-    /// Whether `password` matches `phc`; with `phc = None` (unknown user) a dummy hash is checked
-    /// and the answer is `false`.
-    pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
+    /// Whether `password` matches the stored hash — argon2 (PHC string) or bcrypt
+    /// (`$2a$`/`$2b$`/`$2y$`, as imported from older systems). With `stored = None` (unknown user)
+    /// a dummy hash is checked and the answer is [`Verified::No`]. A match on anything but an
+    /// argon2id hash with today's parameters answers [`Verified::Rehash`] with the new hash.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Verified {
         let Ok(_permit) = self.permits.acquire().await else {
-            return false;
+            return Verified::No;
         };
-        let known = phc.is_some();
-        let phc = phc.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&phc).is_ok_and(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let ok = if is_bcrypt(&stored) {
+                bcrypt::verify(password.as_bytes(), &stored).unwrap_or(false)
+            } else {
+                PasswordHash::new(&stored).is_ok_and(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+            };
+            if !(ok && known) {
+                return Verified::No;
+            }
+            if is_current(&stored) {
+                return Verified::Yes;
+            }
+            match hash(&password) {
+                Ok(new) => Verified::Rehash(new),
+                Err(_) => Verified::Yes,
+            }
         })
         .await
-        .unwrap_or(false);
-        ok && known
+        .unwrap_or(Verified::No)
     }
+}
+
+/// The active account with this email and password, if they match (one answer for an unknown
+/// email, a wrong password and a disabled account). A matching hash from another system or with
+/// old parameters is replaced by a current argon2id hash on the way.
+///
+/// Errors: the database's.
+pub async fn check_credentials(
+    store: &crate::store::Store,
+    checker: &PasswordChecker,
+    email: &str,
+    password: &str,
+    now: i64,
+) -> crate::store::Result<Option<crate::store::User>> {
+    let user = store.find_user_by_email(email).await?;
+    let verified = checker
+        .verify(
+            password.to_owned(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await;
+    let Some(user) = user.filter(|u| verified.ok() && u.disabled == 0) else {
+        return Ok(None);
+    };
+    if let Verified::Rehash(new) = verified {
+        store.set_user_password(&user.sub, &new, now).await?;
+        tracing::info!(sub = %user.sub, "password hash upgraded to argon2id");
+    }
+    Ok(Some(user))
+}
+
+/// The outcome of a password check.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Wrong password, unknown account.
+    No,
+    /// Right password, hash up to date.
+    Yes,
+    /// Right password; store this argon2id hash instead of the old one.
+    Rehash(String),
+}
+
+impl Verified {
+    /// Whether the password matched.
+    pub fn ok(&self) -> bool {
+        !matches!(self, Self::No)
+    }
+}
+
+/// A bcrypt hash in modular crypt format.
+pub fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+/// An argon2id hash with the parameters [`hash`] uses today.
+fn is_current(stored: &str) -> bool {
+    let params = |phc: &str| phc.split('$').take(4).collect::<Vec<_>>().join("$");
+    params(stored) == params(DUMMY_HASH)
+}
+
+/// Whether `stored` is a hash we can verify (argon2 PHC or bcrypt), for imports.
+pub fn is_supported_hash(stored: &str) -> bool {
+    is_bcrypt(stored) && stored.parse::<bcrypt::HashParts>().is_ok()
+        || stored.starts_with("$argon2") && PasswordHash::new(stored).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn bcrypt_hashes_verify_and_ask_to_be_rehashed() {
+        let bcrypt_hash = bcrypt::hash("tutorial password", 4).expect("bcrypt");
+        assert!(is_supported_hash(&bcrypt_hash));
+        let checker = PasswordChecker::new(1);
+        let Verified::Rehash(new) = checker
+            .verify("tutorial password".into(), Some(bcrypt_hash.clone()))
+            .await
+        else {
+            panic!("expected a rehash");
+        };
+        assert!(new.starts_with("$argon2id$"));
+        assert_eq!(
+            checker.verify("tutorial password".into(), Some(new)).await,
+            Verified::Yes
+        );
+        assert_eq!(
+            checker.verify("wrong".into(), Some(bcrypt_hash)).await,
+            Verified::No
+        );
+    }
 
     #[test]
     fn dummy_hash_uses_the_same_parameters_as_real_hashes() {

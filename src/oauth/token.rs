@@ -458,15 +458,15 @@ fn grant_password<'a>(
                 "too many attempts; retry in {retry_after} seconds"
             )));
         }
-        let user = state.store.find_user_by_email(username).await?;
-        let ok = state
-            .passwords
-            .verify(
-                password.to_owned(),
-                user.as_ref().map(|u| u.password_hash.clone()),
-            )
-            .await;
-        let Some(user) = user.filter(|u| ok && u.disabled == 0) else {
+        let user = crate::password::check_credentials(
+            &state.store,
+            &state.passwords,
+            username,
+            password,
+            state.clock.now(),
+        )
+        .await?;
+        let Some(user) = user else {
             tracing::info!(client_id = %client.client_id, "password grant: bad credentials");
             return Err(invalid_grant("the username or password is incorrect"));
         };

@@ -144,22 +144,18 @@ pub async fn login_post(
         }
         return res;
     }
-    let user = match state.store.find_user_by_email(email).await {
+    let checked =
+        crate::password::check_credentials(&state.store, &state.passwords, email, password, now)
+            .await;
+    let user = match checked {
         Ok(u) => u,
         Err(e) => {
             tracing::error!(error = %e, "login: storage failure");
             return error_page(lang, PageError::Unavailable);
         }
     };
-    let ok = state
-        .passwords
-        .verify(
-            password.to_owned(),
-            user.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await;
     // A disabled account gets the same message as a wrong password.
-    let Some(user) = user.filter(|u| ok && u.disabled == 0) else {
+    let Some(user) = user else {
         tracing::info!(client_id = %req.client_id, "login failed");
         metrics::counter!("sekimori_logins_total", "result" => "failure").increment(1);
         return render(&state, lang, &req, form, Some(t.bad_credentials));

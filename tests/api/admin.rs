@@ -164,3 +164,60 @@ async fn client_show_rotate_secret_and_remove() {
     let list = cli(&app, &["client", "list"], None);
     assert!(!String::from_utf8_lossy(&list.stdout).contains(&c.client_id));
 }
+
+#[tokio::test]
+async fn imported_bcrypt_users_log_in_and_are_upgraded_to_argon2id() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The tutorial's users table stored bcrypt hashes.
+    let carol = bcrypt::hash("carol's old password", 4).expect("bcrypt");
+    let csv = dir.path().join("users.csv");
+    std::fs::write(
+        &csv,
+        format!("email,name,password_hash\ncarol@example.com,Carol,{carol}\nbad@example.com,Bad,md5:abc\n"),
+    )
+    .expect("write");
+    let out = cli(&app, &["user", "import", csv.to_str().expect("path")], None);
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(report.contains("imported 1 user(s), skipped 1"), "{report}");
+    let dave = bcrypt::hash("dave's password", 4).expect("bcrypt");
+    let jsonl = dir.path().join("users.jsonl");
+    std::fs::write(
+        &jsonl,
+        format!(
+            "{}\n",
+            serde_json::json!({"email": "dave@example.com", "name": "Dave", "password_hash": dave})
+        ),
+    )
+    .expect("write");
+    cli(
+        &app,
+        &["user", "import", jsonl.to_str().expect("path")],
+        None,
+    );
+
+    let page = app
+        .get_authorize(&app.confidential, &[])
+        .await
+        .text()
+        .await
+        .expect("html");
+    let res = app
+        .post_login(&page, "carol@example.com", "carol's old password")
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let stored = app
+        .store
+        .find_user_by_email("carol@example.com")
+        .await
+        .expect("db")
+        .expect("carol");
+    assert!(stored.password_hash.starts_with("$argon2id$"), "upgraded");
+    assert!(
+        app.store
+            .find_user_by_email("dave@example.com")
+            .await
+            .expect("db")
+            .is_some()
+    );
+}
