@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::Application;
 use crate::clock::Clock;
-use crate::config::{CommonConfig, ServeConfig};
+use crate::config::{CommonConfig, FileConfig, ServeConfig};
 use crate::crypto::{random_token, sha256_hex};
 use crate::keys::Alg;
 use crate::store::{NewClient, NewUser, Store};
@@ -35,6 +35,9 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -44,6 +47,16 @@ enum Command {
     /// Inspect signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate the settings (file, environment, flags) and print the effective configuration,
+    /// with the database password redacted.
+    Check {
+        #[command(flatten)]
+        serve: ServeConfig,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -193,12 +206,159 @@ enum KeysCommand {
     },
 }
 
+impl Cli {
+    /// Parses the command line, then fills every setting still at its built-in default from the
+    /// `--config` file: defaults < file < environment < flags.
+    ///
+    /// Errors: an unreadable file, a TOML error (it names the key and the expected type), or an
+    /// unknown key.
+    pub fn parse_layered() -> anyhow::Result<Self> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command().get_matches();
+        let mut cli = Self::from_arg_matches(&matches)?;
+        let Some(path) = cli.common.config.clone() else {
+            return Ok(cli);
+        };
+        let file = FileConfig::load(&path).map_err(anyhow::Error::msg)?;
+        // Every level of subcommand (`config check` is two).
+        let mut levels = vec![&matches];
+        while let Some((_, m)) = levels.last().and_then(|m| m.subcommand()) {
+            levels.push(m);
+        }
+        // A value counts as set when a flag or an environment variable gave it, wherever clap
+        // recorded it (global flags may follow the subcommand).
+        let defaulted = |id: &str| {
+            levels.iter().all(|m| {
+                // value_source panics for ids a (sub)command does not define: ask only where
+                // try_get_raw found the argument.
+                matches!(
+                    m.try_get_raw(id)
+                        .ok()
+                        .flatten()
+                        .and_then(|_| m.value_source(id)),
+                    None | Some(clap::parser::ValueSource::DefaultValue)
+                )
+            })
+        };
+        fn layer<T>(slot: &mut T, from_file: Option<T>, defaulted: bool) {
+            if let (Some(v), true) = (from_file, defaulted) {
+                *slot = v;
+            }
+        }
+        let c = &mut cli.common;
+        if let (Some(v), true) = (file.issuer, defaulted("issuer")) {
+            c.issuer = Some(v);
+        }
+        layer(
+            &mut c.database_url,
+            file.database_url,
+            defaulted("database_url"),
+        );
+        layer(&mut c.keys_dir, file.keys_dir, defaulted("keys_dir"));
+        layer(
+            &mut c.db_acquire_timeout_ms,
+            file.db_acquire_timeout_ms,
+            defaulted("db_acquire_timeout_ms"),
+        );
+        let serve = match &mut cli.command {
+            Command::Serve { serve, .. } | Command::Config(ConfigCommand::Check { serve }) => serve,
+            _ => return Ok(cli),
+        };
+        layer(&mut serve.bind, file.bind, defaulted("bind"));
+        layer(
+            &mut serve.code_ttl_secs,
+            file.code_ttl_secs,
+            defaulted("code_ttl_secs"),
+        );
+        layer(
+            &mut serve.access_token_ttl_secs,
+            file.access_token_ttl_secs,
+            defaulted("access_token_ttl_secs"),
+        );
+        layer(
+            &mut serve.id_token_ttl_secs,
+            file.id_token_ttl_secs,
+            defaulted("id_token_ttl_secs"),
+        );
+        layer(
+            &mut serve.refresh_token_idle_ttl_secs,
+            file.refresh_token_idle_ttl_secs,
+            defaulted("refresh_token_idle_ttl_secs"),
+        );
+        layer(
+            &mut serve.refresh_token_absolute_ttl_secs,
+            file.refresh_token_absolute_ttl_secs,
+            defaulted("refresh_token_absolute_ttl_secs"),
+        );
+        layer(
+            &mut serve.session_ttl_secs,
+            file.session_ttl_secs,
+            defaulted("session_ttl_secs"),
+        );
+        layer(
+            &mut serve.shutdown_grace_secs,
+            file.shutdown_grace_secs,
+            defaulted("shutdown_grace_secs"),
+        );
+        Ok(cli)
+    }
+}
+
+/// The effective configuration, as TOML, with the database password replaced by `***`.
+fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Result<String> {
+    let issuer = common.issuer_for(&serve.bind).map_err(anyhow::Error::msg)?;
+    let mut database_url = common.database_url.clone();
+    if let Ok(mut url) = url::Url::parse(&database_url)
+        && url.password().is_some()
+    {
+        let _ = url.set_password(Some("***"));
+        database_url = url.to_string();
+    }
+    for (name, value) in [
+        ("code_ttl_secs", serve.code_ttl_secs),
+        ("access_token_ttl_secs", serve.access_token_ttl_secs),
+        ("id_token_ttl_secs", serve.id_token_ttl_secs),
+        (
+            "refresh_token_idle_ttl_secs",
+            serve.refresh_token_idle_ttl_secs,
+        ),
+        (
+            "refresh_token_absolute_ttl_secs",
+            serve.refresh_token_absolute_ttl_secs,
+        ),
+        ("session_ttl_secs", serve.session_ttl_secs),
+    ] {
+        if value <= 0 {
+            bail!("{name} must be a positive number of seconds (got {value})");
+        }
+    }
+    let effective = FileConfig {
+        issuer: Some(issuer.as_str().to_owned()),
+        bind: Some(serve.bind.clone()),
+        database_url: Some(database_url),
+        keys_dir: Some(common.keys_dir.clone()),
+        db_acquire_timeout_ms: Some(common.db_acquire_timeout_ms),
+        code_ttl_secs: Some(serve.code_ttl_secs),
+        access_token_ttl_secs: Some(serve.access_token_ttl_secs),
+        id_token_ttl_secs: Some(serve.id_token_ttl_secs),
+        refresh_token_idle_ttl_secs: Some(serve.refresh_token_idle_ttl_secs),
+        refresh_token_absolute_ttl_secs: Some(serve.refresh_token_absolute_ttl_secs),
+        session_ttl_secs: Some(serve.session_ttl_secs),
+        shutdown_grace_secs: Some(serve.shutdown_grace_secs),
+    };
+    Ok(toml::to_string(&effective)?)
+}
+
 /// Runs the parsed command.
 ///
 /// Errors: a message for a person, printed by `main` on one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { serve, demo } => serve_command(&cli.common, &serve, demo).await,
+        Command::Config(ConfigCommand::Check { serve }) => {
+            print!("{}", effective_config(&cli.common, &serve)?);
+            Ok(())
+        }
         Command::Migrate => {
             let store = open_store(&cli.common).await?;
             eprintln!("database is up to date");

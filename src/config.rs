@@ -8,6 +8,11 @@ use clap::Args;
 /// Where Sekimori keeps its state and how it identifies itself. Shared by every subcommand.
 #[derive(Args, Clone, Debug)]
 pub struct CommonConfig {
+    /// A TOML configuration file (see `sekimori.example.toml`). Precedence, lowest first:
+    /// built-in defaults, this file, environment variables, command-line flags.
+    #[arg(long, env = "SEKIMORI_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Database URL: `sqlite://PATH?mode=rwc` (embedded; the folder is created) or
     /// `postgres://USER@HOST/DB`.
     #[arg(
@@ -171,6 +176,48 @@ impl Issuer {
         url::Url::parse(&self.0)
             .map(|u| u.path().trim_end_matches('/').to_owned())
             .unwrap_or_default()
+    }
+}
+
+/// The settings a configuration file may hold: the long flag names with underscores. Unknown
+/// keys are errors, so a typo cannot be silently ignored.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `--issuer`.
+    pub issuer: Option<String>,
+    /// `--bind`.
+    pub bind: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--keys-dir`.
+    pub keys_dir: Option<PathBuf>,
+    /// `--db-acquire-timeout-ms`.
+    pub db_acquire_timeout_ms: Option<u64>,
+    /// `--code-ttl-secs`.
+    pub code_ttl_secs: Option<i64>,
+    /// `--access-token-ttl-secs`.
+    pub access_token_ttl_secs: Option<i64>,
+    /// `--id-token-ttl-secs`.
+    pub id_token_ttl_secs: Option<i64>,
+    /// `--refresh-token-idle-ttl-secs`.
+    pub refresh_token_idle_ttl_secs: Option<i64>,
+    /// `--refresh-token-absolute-ttl-secs`.
+    pub refresh_token_absolute_ttl_secs: Option<i64>,
+    /// `--session-ttl-secs`.
+    pub session_ttl_secs: Option<i64>,
+    /// `--shutdown-grace-secs`.
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML file.
+    ///
+    /// Errors: a message naming the file and, from the TOML parser, the key and the expected type.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 

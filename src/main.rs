@@ -1,10 +1,14 @@
 //! `sekimori`: parse the command line, start logging, hand off to the library.
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = sekimori::cli::Cli::parse();
+    let cli = match sekimori::cli::Cli::parse_layered() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     sekimori::telemetry::init();
     match sekimori::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

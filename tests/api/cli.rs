@@ -172,3 +172,88 @@ async fn unreadable_key_and_port_in_use_are_readable_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot listen on"), "{err}");
 }
+
+#[test]
+fn config_precedence_is_defaults_then_file_then_env_then_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("sekimori.toml");
+    std::fs::write(
+        &file,
+        "issuer = \"https://id.example.com/auth\"\nbind = \"127.0.0.1:7001\"\ncode_ttl_secs = 30\n\
+         access_token_ttl_secs = 600\ndatabase_url = \"postgres://u:hunter2@db/s\"\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_sekimori"))
+        .args([
+            "--config",
+            file.to_str().expect("path"),
+            "config",
+            "check",
+            "--access-token-ttl-secs",
+            "900",
+        ])
+        .env_remove("DATABASE_URL")
+        .env_remove("SEKIMORI_ISSUER")
+        .env("SEKIMORI_BIND", "127.0.0.1:7002")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let effective: toml::Table =
+        toml::from_str(&String::from_utf8_lossy(&out.stdout)).expect("toml");
+    assert_eq!(
+        effective["issuer"].as_str(),
+        Some("https://id.example.com/auth"),
+        "file"
+    );
+    assert_eq!(
+        effective["code_ttl_secs"].as_integer(),
+        Some(30),
+        "file over default"
+    );
+    assert_eq!(
+        effective["bind"].as_str(),
+        Some("127.0.0.1:7002"),
+        "env over file"
+    );
+    assert_eq!(
+        effective["access_token_ttl_secs"].as_integer(),
+        Some(900),
+        "flag over file"
+    );
+    assert_eq!(
+        effective["id_token_ttl_secs"].as_integer(),
+        Some(3600),
+        "default"
+    );
+    let db = effective["database_url"].as_str().expect("db");
+    assert!(
+        !db.contains("hunter2") && db.contains("***"),
+        "password redacted: {db}"
+    );
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (content, expected) in [
+        ("isuer = \"https://x\"\n", "isuer"),
+        ("code_ttl_secs = \"soon\"\n", "code_ttl_secs"),
+    ] {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, content).expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_sekimori"))
+            .args(["--config", file.to_str().expect("path"), "config", "check"])
+            .output()
+            .expect("run");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: ") && err.contains(expected),
+            "{err}"
+        );
+    }
+}

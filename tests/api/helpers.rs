@@ -161,6 +161,7 @@ pub async fn start_node(
     clock: Clock,
 ) -> AppState {
     let common = CommonConfig {
+        config: None,
         database_url: database_url.to_owned(),
         keys_dir: keys_dir.to_owned(),
         issuer: Some(issuer.to_owned()),
