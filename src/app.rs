@@ -73,6 +73,8 @@ pub struct Inner {
     pub lifetimes: Lifetimes,
     /// argon2id verification, bounded.
     pub passwords: PasswordChecker,
+    /// Whether `/register` accepts requests without an initial access token.
+    pub open_registration: bool,
     /// Login attempts per account and per IP.
     pub login_throttle: crate::web::throttle::LoginThrottle,
     /// Registered clients read recently, so the token endpoint does not read the same row on
@@ -216,6 +218,7 @@ impl Application {
             lifetimes: Lifetimes::from(serve),
             passwords,
             login_throttle: Default::default(),
+            open_registration: serve.open_registration,
             clients: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(CLIENT_CACHE_SECS))

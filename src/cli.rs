@@ -171,6 +171,13 @@ enum ClientCommand {
         /// The client_id.
         client_id: String,
     },
+    /// Issue an initial access token for dynamic client registration (RFC 7591 §3): give it to
+    /// a developer; it registers one client, once, before it expires.
+    InitialToken {
+        /// How long the token stays valid, in seconds.
+        #[arg(long, default_value_t = 7 * 24 * 3600)]
+        ttl_secs: i64,
+    },
     /// Replace a confidential client's secret; prints the new one once.
     RotateSecret {
         /// The client_id.
@@ -503,6 +510,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 access_token_alg: parse_alg(&access_token_alg)?,
                 post_logout_redirect_uris,
                 first_party,
+                logo_uri: None,
+                policy_uri: None,
+                tos_uri: None,
+                registration_token_hash: None,
             };
             let store = open_store(&cli.common).await?;
             let out = add_client(&store, &registration).await?;
@@ -533,6 +544,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!(
                 "client {client_id} removed; {n} grant(s) revoked (running nodes forget it within {} s)",
                 crate::app::CLIENT_CACHE_SECS
+            );
+            Ok(())
+        }
+        Command::Client(ClientCommand::InitialToken { ttl_secs }) => {
+            let store = open_store(&cli.common).await?;
+            let token =
+                random_token(32).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+            let now = Clock::system().now();
+            store
+                .insert_initial_token(&sha256_hex(&token), now + ttl_secs, now)
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({"initial_access_token": token, "expires_in": ttl_secs})
             );
             Ok(())
         }
@@ -822,6 +847,14 @@ pub struct ClientRegistration {
     pub post_logout_redirect_uris: Vec<String>,
     /// Trusted: no consent page.
     pub first_party: bool,
+    /// RFC 7591 `logo_uri`, `policy_uri`, `tos_uri`.
+    pub logo_uri: Option<String>,
+    /// See `logo_uri`.
+    pub policy_uri: Option<String>,
+    /// See `logo_uri`.
+    pub tos_uri: Option<String>,
+    /// SHA-256 (hex) of an RFC 7592 registration access token (dynamic registration only).
+    pub registration_token_hash: Option<String>,
 }
 
 impl ClientRegistration {
@@ -837,6 +870,10 @@ impl ClientRegistration {
             access_token_alg: Alg::RS256,
             post_logout_redirect_uris: Vec::new(),
             first_party: false,
+            logo_uri: None,
+            policy_uri: None,
+            tos_uri: None,
+            registration_token_hash: None,
         }
     }
 }
@@ -919,6 +956,10 @@ pub async fn add_client(
             access_token_alg: r.access_token_alg,
             post_logout_redirect_uris: &r.post_logout_redirect_uris,
             first_party: r.first_party,
+            logo_uri: r.logo_uri.as_deref(),
+            policy_uri: r.policy_uri.as_deref(),
+            tos_uri: r.tos_uri.as_deref(),
+            registration_token_hash: r.registration_token_hash.as_deref(),
             now: Clock::system().now(),
         })
         .await?;

@@ -106,6 +106,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SEKIMORI_REFRESH_TOKEN_ABSOLUTE_TTL_SECS", default_value_t = 90 * 24 * 3600)]
     pub refresh_token_absolute_ttl_secs: i64,
 
+    /// Let anyone register clients at `/register` without an initial access token (RFC 7591
+    /// §3). Off by default: the operator hands out tokens with `client initial-token`.
+    #[arg(long, env = "SEKIMORI_OPEN_REGISTRATION")]
+    pub open_registration: bool,
+
     /// After SIGTERM/SIGINT, how long in-flight requests may take to finish, in seconds.
     #[arg(long, env = "SEKIMORI_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
@@ -126,6 +131,7 @@ impl Default for ServeConfig {
             refresh_token_absolute_ttl_secs: 90 * 24 * 3600,
             session_ttl_secs: 24 * 3600,
             shutdown_grace_secs: 20,
+            open_registration: false,
         }
     }
 }

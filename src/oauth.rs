@@ -10,6 +10,7 @@ pub mod error;
 pub mod introspect;
 pub mod params;
 pub mod pkce;
+pub mod registration;
 pub mod response;
 pub mod revoke;
 pub mod token;
@@ -26,5 +27,12 @@ pub fn router() -> Router<AppState> {
         .route("/token", post(token::token_post))
         .route("/revoke", post(revoke::revoke_post))
         .route("/introspect", post(introspect::introspect_post))
+        .route("/register", post(registration::register_post))
+        .route(
+            "/register/{client_id}",
+            axum::routing::get(registration::register_get)
+                .put(registration::register_put)
+                .delete(registration::register_delete),
+        )
         .layer(crate::web::headers::api_cors())
 }

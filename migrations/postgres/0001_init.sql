@@ -23,6 +23,10 @@ CREATE TABLE clients (
     access_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256',
     post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]',  -- JSON array (RP-Initiated Logout §3)
     first_party         BIGINT NOT NULL DEFAULT 0,  -- 1: trusted, no consent page
+    logo_uri            TEXT,                 -- RFC 7591 §2 metadata shown on the consent page
+    policy_uri          TEXT,
+    tos_uri             TEXT,
+    registration_token_hash TEXT,             -- RFC 7592: SHA-256 of the registration access token
     created_at          BIGINT NOT NULL
 );
 
@@ -78,6 +82,13 @@ CREATE TABLE consents (
     scope      TEXT NOT NULL,                 -- space-delimited, the union of what was allowed
     granted_at BIGINT NOT NULL,
     PRIMARY KEY (sub, client_id)
+);
+
+-- RFC 7591 §3: initial access tokens the operator hands to developers (single use).
+CREATE TABLE initial_access_tokens (
+    token_hash TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
 );
 
 CREATE TABLE sessions (

@@ -54,6 +54,7 @@ impl Document {
             "revocation_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint": issuer.endpoint("/introspect"),
+            "registration_endpoint": issuer.endpoint("/register"),
             "introspection_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post"],
             "token_endpoint_auth_methods_supported":

@@ -15,6 +15,10 @@ struct ClientRow {
     access_token_signed_response_alg: String,
     post_logout_redirect_uris: String,
     first_party: i64,
+    logo_uri: Option<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
+    registration_token_hash: Option<String>,
     created_at: i64,
 }
 
@@ -41,6 +45,15 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// A first-party client is trusted: its users see no consent page.
     pub first_party: bool,
+    /// RFC 7591 §2 `logo_uri`.
+    pub logo_uri: Option<String>,
+    /// RFC 7591 §2 `policy_uri`, linked from the consent page.
+    pub policy_uri: Option<String>,
+    /// RFC 7591 §2 `tos_uri`, linked from the consent page.
+    pub tos_uri: Option<String>,
+    /// SHA-256 (hex) of the RFC 7592 registration access token, for dynamically registered
+    /// clients.
+    pub registration_token_hash: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -80,6 +93,10 @@ impl From<ClientRow> for Client {
             post_logout_redirect_uris: serde_json::from_str(&r.post_logout_redirect_uris)
                 .unwrap_or_default(),
             first_party: r.first_party != 0,
+            logo_uri: r.logo_uri,
+            policy_uri: r.policy_uri,
+            tos_uri: r.tos_uri,
+            registration_token_hash: r.registration_token_hash,
             created_at: r.created_at,
         }
     }
@@ -108,6 +125,14 @@ pub struct NewClient<'a> {
     pub post_logout_redirect_uris: &'a [String],
     /// Trusted: no consent page.
     pub first_party: bool,
+    /// RFC 7591 URIs: logo, policy, terms of service.
+    pub logo_uri: Option<&'a str>,
+    /// See `logo_uri`.
+    pub policy_uri: Option<&'a str>,
+    /// See `logo_uri`.
+    pub tos_uri: Option<&'a str>,
+    /// SHA-256 (hex) of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<&'a str>,
     /// Unix seconds.
     pub now: i64,
 }
@@ -121,8 +146,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scope, grant_types, \
              id_token_signed_response_alg, access_token_signed_response_alg, \
-             post_logout_redirect_uris, first_party, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             post_logout_redirect_uris, first_party, created_at, logo_uri, policy_uri, tos_uri, \
+             registration_token_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(c.client_id)
         .bind(c.name)
@@ -135,6 +161,10 @@ impl Store {
         .bind(post_logout)
         .bind(i64::from(c.first_party))
         .bind(c.now)
+        .bind(c.logo_uri)
+        .bind(c.policy_uri)
+        .bind(c.tos_uri)
+        .bind(c.registration_token_hash)
         .execute(self.pool())
         .await
         .map_err(|e| {
@@ -166,6 +196,64 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Replaces a client's registration (RFC 7592 §2.2 update): everything but its id, secret,
+    /// registration token and creation time.
+    pub async fn update_client(&self, c: NewClient<'_>) -> Result<bool> {
+        let encode = |e: serde_json::Error| super::Error::Db(sqlx::Error::Encode(e.into()));
+        let redirect_uris = serde_json::to_string(c.redirect_uris).map_err(encode)?;
+        let post_logout = serde_json::to_string(c.post_logout_redirect_uris).map_err(encode)?;
+        let done = sqlx::query(
+            "UPDATE clients SET name = $2, redirect_uris = $3, scope = $4, grant_types = $5, \
+             id_token_signed_response_alg = $6, access_token_signed_response_alg = $7, \
+             post_logout_redirect_uris = $8, logo_uri = $9, policy_uri = $10, tos_uri = $11 \
+             WHERE client_id = $1",
+        )
+        .bind(c.client_id)
+        .bind(c.name)
+        .bind(redirect_uris)
+        .bind(c.scope.join(" "))
+        .bind(c.grant_types.join(" "))
+        .bind(c.id_token_alg.as_str())
+        .bind(c.access_token_alg.as_str())
+        .bind(post_logout)
+        .bind(c.logo_uri)
+        .bind(c.policy_uri)
+        .bind(c.tos_uri)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores an RFC 7591 initial access token (its SHA-256) until `expires_at`.
+    pub async fn insert_initial_token(
+        &self,
+        token_hash: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO initial_access_tokens (token_hash, expires_at, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash)
+        .bind(expires_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Spends an initial access token: true once for a live token, atomically.
+    pub async fn consume_initial_token(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM initial_access_tokens WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a client (its codes, refresh tokens and consents go with it).

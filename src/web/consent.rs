@@ -29,6 +29,8 @@ struct ConsentPage<'a> {
     request_id: &'a str,
     csrf_token: &'a str,
     ui_locales: &'a str,
+    policy_uri: Option<&'a str>,
+    tos_uri: Option<&'a str>,
 }
 
 /// Shows the consent page for `req` to the logged-in user.
@@ -54,6 +56,8 @@ pub async fn show_consent(
         return error_page(lang, PageError::Unavailable);
     };
     let action = state.issuer.endpoint("/consent");
+    // The client's own policy and terms, when it registered them (RFC 7591 §2).
+    let client = state.client(&req.client_id).await.ok().flatten();
     let page = ConsentPage {
         t: lang.texts(),
         action: &action,
@@ -67,6 +71,8 @@ pub async fn show_consent(
         request_id: &id,
         csrf_token: &csrf,
         ui_locales: lang.tag(),
+        policy_uri: client.as_ref().and_then(|c| c.policy_uri.as_deref()),
+        tos_uri: client.as_ref().and_then(|c| c.tos_uri.as_deref()),
     };
     match page.render() {
         Ok(body) => html(

@@ -146,6 +146,10 @@ pub struct Texts {
     pub logout_button: &'static str,
     /// Shown after logout.
     pub logged_out: &'static str,
+    /// Link to the client's privacy policy.
+    pub privacy_policy: &'static str,
+    /// Link to the client's terms of service.
+    pub terms: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -169,6 +173,8 @@ static EN: Texts = Texts {
     logout_question: "Sign out of Sekimori on this device?",
     logout_button: "Sign out",
     logged_out: "You are signed out.",
+    privacy_policy: "Privacy policy",
+    terms: "Terms of service",
 };
 
 static JA: Texts = Texts {
@@ -192,6 +198,8 @@ static JA: Texts = Texts {
     logout_question: "この端末で関守からログアウトしますか？",
     logout_button: "ログアウト",
     logged_out: "ログアウトしました。",
+    privacy_policy: "プライバシーポリシー",
+    terms: "利用規約",
 };
 
 #[cfg(test)]

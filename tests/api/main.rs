@@ -12,6 +12,7 @@ mod helpers;
 mod keys;
 mod lifecycle;
 mod operations;
+mod registration;
 mod scale;
 mod token;
 mod userinfo;

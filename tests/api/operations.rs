@@ -260,3 +260,68 @@ async fn a_full_flow_logs_no_secret_and_json_logs_carry_request_ids() {
     }
     assert!(with_request_id > 0, "request spans carry x-request-id");
 }
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish_then_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fresh_database_url(dir.path()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut server = sekimori(&db, &dir.path().join("keys"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut ready = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "server started");
+
+    // A slow request: headers now, half the body, then SIGTERM, then the rest.
+    let body = "grant_type=client_credentials&client_id=nobody";
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.expect("head");
+    conn.write_all(&body.as_bytes()[..10]).await.expect("half");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    conn.write_all(&body.as_bytes()[10..]).await.expect("rest");
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.expect("response");
+    assert!(
+        response.starts_with("HTTP/1.1 401"),
+        "the in-flight request was answered: {response}"
+    );
+    assert!(response.contains("invalid_client"));
+
+    // And the process exits by itself.
+    let mut exited = false;
+    for _ in 0..100 {
+        if server.try_wait().expect("wait").is_some() {
+            exited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(exited, "the server stopped after the request finished");
+}

@@ -1,0 +1,416 @@
+//! Dynamic Client Registration (RFC 7591) and its management protocol (RFC 7592).
+//!
+//! `POST /register` needs an initial access token the operator issued (`sekimori client
+//! initial-token`, single use) unless open registration is enabled. Each registered client gets
+//! a registration access token for `GET`/`PUT`/`DELETE /register/{client_id}`. Dynamically
+//! registered clients are always third-party (their users see the consent page).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::cli::ClientRegistration;
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::keys::Alg;
+use crate::store::{Client, NewClient};
+
+/// Client metadata as RFC 7591 §2 names it. Unknown members are ignored (§2).
+#[derive(Debug, Default, Deserialize)]
+pub struct ClientMetadata {
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    token_endpoint_auth_method: Option<String>,
+    grant_types: Option<Vec<String>>,
+    response_types: Option<Vec<String>>,
+    client_name: Option<String>,
+    scope: Option<String>,
+    logo_uri: Option<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    id_token_signed_response_alg: Option<String>,
+    client_id: Option<String>,
+}
+
+/// An RFC 7591 §3.2.2 error (400), or an RFC 6750 bearer error for a bad initial or
+/// registration access token (401).
+#[derive(Debug)]
+pub enum RegistrationError {
+    /// A redirect URI is missing or unacceptable.
+    InvalidRedirectUri(String),
+    /// Some other metadata value is unacceptable.
+    InvalidClientMetadata(String),
+    /// The initial or registration access token is missing or wrong.
+    InvalidToken,
+    /// The database failed.
+    Store(crate::store::Error),
+}
+
+impl From<crate::store::Error> for RegistrationError {
+    fn from(e: crate::store::Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl IntoResponse for RegistrationError {
+    fn into_response(self) -> Response {
+        let (status, error, description) = match self {
+            Self::InvalidRedirectUri(d) => (StatusCode::BAD_REQUEST, "invalid_redirect_uri", d),
+            Self::InvalidClientMetadata(d) => {
+                (StatusCode::BAD_REQUEST, "invalid_client_metadata", d)
+            }
+            Self::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "a valid access token is required".to_owned(),
+            ),
+            Self::Store(e) => {
+                tracing::error!(error = %e, "registration storage failure");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "retry later".to_owned(),
+                )
+            }
+        };
+        let mut res = (
+            status,
+            Json(json!({"error": error, "error_description": description})),
+        )
+            .into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="sekimori", error="invalid_token""#),
+            );
+        }
+        res
+    }
+}
+
+fn bad_uri(d: impl Into<String>) -> RegistrationError {
+    RegistrationError::InvalidRedirectUri(d.into())
+}
+
+fn bad_meta(d: impl Into<String>) -> RegistrationError {
+    RegistrationError::InvalidClientMetadata(d.into())
+}
+
+/// Whether `uri` may receive codes: https; http only on a loopback host (RFC 8252 §7.3); or a
+/// private-use scheme in reverse-domain form for native apps (RFC 8252 §7.1). Never a fragment.
+fn acceptable_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|_| format!("{uri:?} is not an absolute URI"))?;
+    if url.fragment().is_some() {
+        return Err(format!("{uri:?} must not contain a fragment"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")) => Ok(()),
+        "http" => Err(format!(
+            "{uri:?}: plain http is only allowed for loopback addresses"
+        )),
+        s if s.contains('.') => Ok(()),
+        _ => Err(format!(
+            "{uri:?}: use https, a loopback http URI or a reverse-domain private-use scheme"
+        )),
+    }
+}
+
+/// Checks the metadata and turns it into a registration (RFC 7591 §2, §2.1).
+fn validate(meta: ClientMetadata) -> Result<ClientRegistration, RegistrationError> {
+    let grant_types = meta
+        .grant_types
+        .unwrap_or_else(|| vec!["authorization_code".into()]);
+    for g in &grant_types {
+        if !matches!(
+            g.as_str(),
+            "authorization_code" | "refresh_token" | "client_credentials"
+        ) {
+            return Err(bad_meta(format!("unsupported grant type {g:?}")));
+        }
+    }
+    let code_flow = grant_types.iter().any(|g| g == "authorization_code");
+    // §2.1: grant_types and response_types must agree.
+    let response_types = meta.response_types.unwrap_or_else(|| {
+        if code_flow {
+            vec!["code".into()]
+        } else {
+            Vec::new()
+        }
+    });
+    if response_types.iter().any(|r| r != "code") {
+        return Err(bad_meta("only the response type \"code\" is supported"));
+    }
+    if code_flow != !response_types.is_empty() {
+        return Err(bad_meta(
+            "grant_types and response_types disagree (authorization_code goes with code)",
+        ));
+    }
+    let auth_method = meta
+        .token_endpoint_auth_method
+        .unwrap_or_else(|| "client_secret_basic".into());
+    let public = match auth_method.as_str() {
+        "client_secret_basic" | "client_secret_post" => false,
+        "none" => true,
+        other => {
+            return Err(bad_meta(format!(
+                "unsupported token_endpoint_auth_method {other:?}"
+            )));
+        }
+    };
+    if public && grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(bad_meta("a public client cannot use client_credentials"));
+    }
+    if code_flow && meta.redirect_uris.is_empty() {
+        return Err(bad_uri(
+            "redirect_uris is required for the authorization code flow",
+        ));
+    }
+    for uri in meta
+        .redirect_uris
+        .iter()
+        .chain(&meta.post_logout_redirect_uris)
+    {
+        acceptable_redirect_uri(uri).map_err(bad_uri)?;
+    }
+    for (name, value) in [
+        ("logo_uri", &meta.logo_uri),
+        ("policy_uri", &meta.policy_uri),
+        ("tos_uri", &meta.tos_uri),
+    ] {
+        if let Some(v) = value {
+            let ok = url::Url::parse(v).is_ok_and(|u| u.scheme() == "https");
+            if !ok {
+                return Err(bad_meta(format!("{name} must be an https URL")));
+            }
+        }
+    }
+    let id_token_alg = match meta.id_token_signed_response_alg.as_deref() {
+        None => Alg::RS256,
+        Some(a) => Alg::parse(a).ok_or_else(|| bad_meta(format!("unsupported algorithm {a:?}")))?,
+    };
+    let mut registration = ClientRegistration::new(
+        meta.client_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or("Unnamed application"),
+        &meta.redirect_uris,
+        public,
+    );
+    registration.scope = meta.scope.unwrap_or_else(|| "openid profile email".into());
+    if grant_types.iter().any(|g| g == "refresh_token")
+        && !registration.scope.contains("offline_access")
+    {
+        registration.scope.push_str(" offline_access");
+    }
+    registration.grant_types = grant_types;
+    registration.id_token_alg = id_token_alg;
+    registration.post_logout_redirect_uris = meta.post_logout_redirect_uris;
+    registration.logo_uri = meta.logo_uri;
+    registration.policy_uri = meta.policy_uri;
+    registration.tos_uri = meta.tos_uri;
+    Ok(registration)
+}
+
+/// The registration as RFC 7591 §3.2.1 / RFC 7592 §3 return it (never the secret's hash).
+fn metadata_json(state: &AppState, c: &Client) -> Value {
+    json!({
+        "client_id": c.client_id,
+        "client_id_issued_at": c.created_at,
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "grant_types": c.grant_types,
+        "response_types": if c.allows_grant("authorization_code") { vec!["code"] } else { vec![] },
+        "token_endpoint_auth_method": if c.is_public() { "none" } else { "client_secret_basic" },
+        "scope": c.scope.join(" "),
+        "id_token_signed_response_alg": c.id_token_alg.as_str(),
+        "logo_uri": c.logo_uri,
+        "policy_uri": c.policy_uri,
+        "tos_uri": c.tos_uri,
+        "registration_client_uri": state.issuer.endpoint(&format!("/register/{}", c.client_id)),
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn parse_metadata(body: &[u8]) -> Result<ClientMetadata, RegistrationError> {
+    serde_json::from_slice(body).map_err(|e| {
+        bad_meta(format!(
+            "the body must be a JSON object of client metadata ({e})"
+        ))
+    })
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `POST /register` (RFC 7591 §3).
+pub async fn register_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RegistrationError> {
+    let now = state.clock.now();
+    if !state.open_registration {
+        let token = bearer(&headers).ok_or(RegistrationError::InvalidToken)?;
+        if !state
+            .store
+            .consume_initial_token(&sha256_hex(token), now)
+            .await?
+        {
+            return Err(RegistrationError::InvalidToken);
+        }
+    }
+    let mut registration = validate(parse_metadata(&body)?)?;
+    let registration_token = random_token(32).map_err(|_| bad_meta("rng failure"))?;
+    registration.registration_token_hash = Some(sha256_hex(&registration_token));
+    let created = crate::cli::add_client(&state.store, &registration)
+        .await
+        .map_err(|e| bad_meta(e.to_string()))?;
+    let client_id = created["client_id"].as_str().unwrap_or_default();
+    let client = state
+        .store
+        .find_client(client_id)
+        .await?
+        .ok_or_else(|| bad_meta("registration failed"))?;
+    let mut out = metadata_json(&state, &client);
+    out["registration_access_token"] = json!(registration_token);
+    if let Some(secret) = created.get("client_secret") {
+        out["client_secret"] = secret.clone();
+        out["client_secret_expires_at"] = json!(0);
+    }
+    tracing::info!(client_id, "client registered dynamically");
+    Ok(json_response(StatusCode::CREATED, out))
+}
+
+/// The client named in the path, if the bearer token is its registration access token
+/// (RFC 7592 §2: anything else is 401).
+async fn authorized_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<Client, RegistrationError> {
+    let token = bearer(headers).ok_or(RegistrationError::InvalidToken)?;
+    let client = state
+        .store
+        .find_client(client_id)
+        .await?
+        .ok_or(RegistrationError::InvalidToken)?;
+    let ok = client
+        .registration_token_hash
+        .as_deref()
+        .is_some_and(|h| constant_time_eq(h.as_bytes(), sha256_hex(token).as_bytes()));
+    if ok {
+        Ok(client)
+    } else {
+        Err(RegistrationError::InvalidToken)
+    }
+}
+
+/// `GET /register/{client_id}` (RFC 7592 §2.1).
+pub async fn register_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Result<Response, RegistrationError> {
+    let client = authorized_client(&state, &headers, &client_id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        metadata_json(&state, &client),
+    ))
+}
+
+/// `PUT /register/{client_id}` (RFC 7592 §2.2): replaces the metadata.
+pub async fn register_put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, RegistrationError> {
+    let client = authorized_client(&state, &headers, &client_id).await?;
+    let meta = parse_metadata(&body)?;
+    if meta.client_id.as_deref().is_some_and(|id| id != client_id) {
+        return Err(bad_meta("client_id does not match the registration"));
+    }
+    let r = validate(meta)?;
+    if r.public != client.is_public() {
+        return Err(bad_meta(
+            "token_endpoint_auth_method cannot change between public and confidential",
+        ));
+    }
+    let scope: Vec<String> = r.scope.split_whitespace().map(str::to_owned).collect();
+    state
+        .store
+        .update_client(NewClient {
+            client_id: &client_id,
+            name: &r.name,
+            secret_hash: None,
+            redirect_uris: &r.redirect_uris,
+            scope: &scope,
+            grant_types: &r.grant_types,
+            id_token_alg: r.id_token_alg,
+            access_token_alg: r.access_token_alg,
+            post_logout_redirect_uris: &r.post_logout_redirect_uris,
+            first_party: false,
+            logo_uri: r.logo_uri.as_deref(),
+            policy_uri: r.policy_uri.as_deref(),
+            tos_uri: r.tos_uri.as_deref(),
+            registration_token_hash: None,
+            now: state.clock.now(),
+        })
+        .await?;
+    state.forget_client(&client_id).await;
+    let client = state
+        .store
+        .find_client(&client_id)
+        .await?
+        .ok_or(RegistrationError::InvalidToken)?;
+    Ok(json_response(
+        StatusCode::OK,
+        metadata_json(&state, &client),
+    ))
+}
+
+/// `DELETE /register/{client_id}` (RFC 7592 §2.3): removes the client and revokes its tokens.
+pub async fn register_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Result<Response, RegistrationError> {
+    authorized_client(&state, &headers, &client_id).await?;
+    let now = state.clock.now();
+    state
+        .store
+        .revoke_grants_of(
+            None,
+            Some(&client_id),
+            now,
+            now + state.lifetimes.access_token_secs,
+        )
+        .await?;
+    state.store.delete_client(&client_id).await?;
+    state.forget_client(&client_id).await;
+    tracing::info!(client_id, "client deleted its registration");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
