@@ -149,7 +149,7 @@ fn validate(meta: ClientMetadata) -> Result<ClientRegistration, RegistrationErro
     if response_types.iter().any(|r| r != "code") {
         return Err(bad_meta("only the response type \"code\" is supported"));
     }
-    if code_flow != !response_types.is_empty() {
+    if code_flow == response_types.is_empty() {
         return Err(bad_meta(
             "grant_types and response_types disagree (authorization_code goes with code)",
         ));
