@@ -276,12 +276,11 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits() {
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
+    // Ready means serving (the port is bound before migrations finish).
     let mut ready = false;
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+    for _ in 0..200 {
+        let probe = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
+        if probe.is_ok_and(|r| r.status() == StatusCode::OK) {
             ready = true;
             break;
         }
