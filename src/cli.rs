@@ -171,6 +171,33 @@ enum ClientCommand {
         /// The client_id.
         client_id: String,
     },
+    /// Change a client's registration; options not given keep their value. A repeatable option
+    /// given once replaces the whole list.
+    Update {
+        /// The client_id.
+        client_id: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Redirection URIs (replace the registered ones).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Post-logout redirect URIs (replace the registered ones).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Allowed scopes, space-separated.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Grant types (replace the registered ones).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// ID token signing algorithm.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+        /// Access token signing algorithm.
+        #[arg(long)]
+        access_token_alg: Option<String>,
+    },
     /// Issue an initial access token for dynamic client registration (RFC 7591 §3): give it to
     /// a developer; it registers one client, once, before it expires.
     InitialToken {
@@ -307,6 +334,11 @@ impl Cli {
             file.shutdown_grace_secs,
             defaulted("shutdown_grace_secs"),
         );
+        layer(
+            &mut serve.open_registration,
+            file.open_registration,
+            defaulted("open_registration"),
+        );
         Ok(cli)
     }
 }
@@ -352,6 +384,7 @@ fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Resul
         refresh_token_absolute_ttl_secs: Some(serve.refresh_token_absolute_ttl_secs),
         session_ttl_secs: Some(serve.session_ttl_secs),
         shutdown_grace_secs: Some(serve.shutdown_grace_secs),
+        open_registration: Some(serve.open_registration),
     };
     Ok(toml::to_string(&effective)?)
 }
@@ -558,6 +591,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::json!({"initial_access_token": token, "expires_in": ttl_secs})
+            );
+            Ok(())
+        }
+        Command::Client(ClientCommand::Update {
+            client_id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            scope,
+            grant_types,
+            id_token_alg,
+            access_token_alg,
+        }) => {
+            let store = open_store(&cli.common).await?;
+            let c = find_client(&store, &client_id).await?;
+            let or = |new: Vec<String>, old: &Vec<String>| {
+                if new.is_empty() { old.clone() } else { new }
+            };
+            let registration = ClientRegistration {
+                name: name.unwrap_or_else(|| c.name.clone()),
+                redirect_uris: or(redirect_uris, &c.redirect_uris),
+                public: c.is_public(),
+                scope: scope.unwrap_or_else(|| c.scope.join(" ")),
+                grant_types: or(grant_types, &c.grant_types),
+                id_token_alg: id_token_alg
+                    .as_deref()
+                    .map(parse_alg)
+                    .transpose()?
+                    .unwrap_or(c.id_token_alg),
+                access_token_alg: access_token_alg
+                    .as_deref()
+                    .map(parse_alg)
+                    .transpose()?
+                    .unwrap_or(c.access_token_alg),
+                post_logout_redirect_uris: or(
+                    post_logout_redirect_uris,
+                    &c.post_logout_redirect_uris,
+                ),
+                first_party: c.first_party,
+                logo_uri: c.logo_uri.clone(),
+                policy_uri: c.policy_uri.clone(),
+                tos_uri: c.tos_uri.clone(),
+                registration_token_hash: None,
+            };
+            let (scopes, grant_types) = validate_registration(&registration)?;
+            store
+                .update_client(NewClient {
+                    client_id: &client_id,
+                    name: registration.name.trim(),
+                    secret_hash: None,
+                    redirect_uris: &registration.redirect_uris,
+                    scope: &scopes,
+                    grant_types: &grant_types,
+                    id_token_alg: registration.id_token_alg,
+                    access_token_alg: registration.access_token_alg,
+                    post_logout_redirect_uris: &registration.post_logout_redirect_uris,
+                    first_party: registration.first_party,
+                    logo_uri: registration.logo_uri.as_deref(),
+                    policy_uri: registration.policy_uri.as_deref(),
+                    tos_uri: registration.tos_uri.as_deref(),
+                    registration_token_hash: None,
+                    now: Clock::system().now(),
+                })
+                .await?;
+            let updated = find_client(&store, &client_id).await?;
+            println!("{}", serde_json::to_string_pretty(&client_json(&updated))?);
+            eprintln!(
+                "updated; running nodes see the change within {} s",
+                crate::app::CLIENT_CACHE_SECS
             );
             Ok(())
         }
@@ -885,14 +987,12 @@ fn is_scope_token(s: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
-/// Registers a client; returns the JSON to print (`client_id`, and `client_secret` unless public).
+/// Checks a registration as `client add` and `client update` require; returns its scopes and
+/// its grant types (the default set when none were given).
 ///
 /// Errors: a redirect URI that is not absolute or carries a fragment (RFC 6749 §3.1.2), a
 /// malformed scope, an unknown grant type, or client_credentials for a public client.
-pub async fn add_client(
-    store: &Store,
-    r: &ClientRegistration,
-) -> anyhow::Result<serde_json::Value> {
+fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     if r.name.trim().is_empty() {
         bail!("--name must not be empty");
     }
@@ -936,6 +1036,17 @@ pub async fn add_client(
              MUST NOT be used. Enable it only to migrate an existing application."
         );
     }
+    Ok((scopes, grant_types))
+}
+
+/// Registers a client; returns the JSON to print (`client_id`, and `client_secret` unless public).
+///
+/// Errors: see [`validate_registration`].
+pub async fn add_client(
+    store: &Store,
+    r: &ClientRegistration,
+) -> anyhow::Result<serde_json::Value> {
+    let (scopes, grant_types) = validate_registration(r)?;
     let rng = || anyhow::anyhow!("the OS random generator failed");
     let client_id = random_token(16).map_err(|_| rng())?;
     let secret = if r.public {

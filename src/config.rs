@@ -214,6 +214,8 @@ pub struct FileConfig {
     pub session_ttl_secs: Option<i64>,
     /// `--shutdown-grace-secs`.
     pub shutdown_grace_secs: Option<u64>,
+    /// `--open-registration`.
+    pub open_registration: Option<bool>,
 }
 
 impl FileConfig {

@@ -221,3 +221,40 @@ async fn imported_bcrypt_users_log_in_and_are_upgraded_to_argon2id() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn client_update_changes_only_what_is_given() {
+    let app = spawn_app().await;
+    let c = app.confidential.clone();
+    let out = cli(
+        &app,
+        &[
+            "client",
+            "update",
+            &c.client_id,
+            "--name",
+            "Renamed",
+            "--redirect-uri",
+            "https://new.example/cb",
+        ],
+        None,
+    );
+    let updated: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(updated["client_name"], "Renamed");
+    assert_eq!(
+        updated["redirect_uris"],
+        serde_json::json!(["https://new.example/cb"])
+    );
+    assert_eq!(
+        updated["scope"], "openid profile email offline_access",
+        "unchanged"
+    );
+    assert_eq!(updated["first_party"], true, "unchanged");
+    let mut moved = c.clone();
+    moved.redirect_uri = "https://new.example/cb".into();
+    let code = app.authorize_and_login(&moved, &[]).await;
+    assert!(!code.is_empty());
+    // The old URI is no longer registered.
+    let res = app.get_authorize(&c, &[]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
