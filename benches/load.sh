@@ -103,6 +103,15 @@ PY
     bench userinfo "$c" get.lua "$BASE/userinfo" AUTH="Bearer $at"
     bench introspect "$c" post.lua "$BASE/introspect" BODY="token=$at" AUTH="$a_web"
   done
+  # A login storm (64 connections of argon2id work) while client_credentials runs beside it:
+  # the token endpoint's p99 must stay low because argon2 runs on the blocking pool behind one
+  # permit per core.
+  echo "[$label] login storm…" >&2
+  env THREADS=1 AUTH="$a_web" wrk -t1 -c64 -d"$((DUR + 2))s" -s benches/wrk/storm.lua "$BASE/token" >"$work/storm-$label.txt" 2>&1 &
+  local storm_pid=$!
+  sleep 1
+  bench "token cc RS256 during login storm" 16 post.lua "$BASE/token" BODY=grant_type=client_credentials AUTH="$a_rs"
+  wait "$storm_pid" || true
   peak=$(rss_kib "$server_pid" VmHWM)
   echo -e "$label\t$idle\t$peak" >>"$work/memory.tsv"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""

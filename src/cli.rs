@@ -992,7 +992,7 @@ fn is_scope_token(s: &str) -> bool {
 ///
 /// Errors: a redirect URI that is not absolute or carries a fragment (RFC 6749 §3.1.2), a
 /// malformed scope, an unknown grant type, or client_credentials for a public client.
-fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+pub fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     if r.name.trim().is_empty() {
         bail!("--name must not be empty");
     }
