@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::headers::{form_action_source, html};
+use super::headers::{form_action_source, html_with_csp};
 use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session;
@@ -29,6 +29,7 @@ struct ConsentPage<'a> {
     request_id: &'a str,
     csrf_token: &'a str,
     ui_locales: &'a str,
+    logo_uri: Option<&'a str>,
     policy_uri: Option<&'a str>,
     tos_uri: Option<&'a str>,
 }
@@ -58,6 +59,13 @@ pub async fn show_consent(
     let action = state.issuer.endpoint("/consent");
     // The client's own policy and terms, when it registered them (RFC 7591 §2).
     let client = state.client(&req.client_id).await.ok().flatten();
+    // Only an https logo without quotes or spaces can go into the CSP and the page.
+    let logo = client
+        .as_ref()
+        .and_then(|c| c.logo_uri.as_deref())
+        .and_then(|l| url::Url::parse(l).ok())
+        .filter(|u| u.scheme() == "https")
+        .map(|u| u.to_string());
     let page = ConsentPage {
         t: lang.texts(),
         action: &action,
@@ -71,15 +79,22 @@ pub async fn show_consent(
         request_id: &id,
         csrf_token: &csrf,
         ui_locales: lang.tag(),
+        logo_uri: logo.as_deref(),
         policy_uri: client.as_ref().and_then(|c| c.policy_uri.as_deref()),
         tos_uri: client.as_ref().and_then(|c| c.tos_uri.as_deref()),
     };
     match page.render() {
-        Ok(body) => html(
-            StatusCode::OK,
-            body,
-            form_action_source(&req.redirect_uri).as_deref(),
-        ),
+        Ok(body) => {
+            // The client's logo is the one thing loaded from elsewhere: exactly its URL, and
+            // only as an image (RFC 7591 logo_uri is https, checked at registration).
+            let form_action = form_action_source(&req.redirect_uri).unwrap_or_default();
+            let img = logo.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+            let csp = format!(
+                "default-src 'self'; img-src 'self'{img}; script-src 'none'; object-src 'none'; \
+                 base-uri 'none'; frame-ancestors 'none'; form-action 'self' {form_action}"
+            );
+            html_with_csp(StatusCode::OK, body, &csp)
+        }
         Err(_) => error_page(lang, PageError::Unavailable),
     }
 }

@@ -204,3 +204,54 @@ async fn the_registration_access_token_reads_updates_and_deletes_only_its_client
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn the_consent_page_shows_a_registered_clients_logo_policy_and_terms() {
+    let app = spawn_app().await;
+    let token = initial_token(&app);
+    let res = register(
+        &app,
+        Some(&token),
+        json!({
+            "redirect_uris": ["https://shop.example/cb"],
+            "client_name": "Shop",
+            "logo_uri": "https://shop.example/logo.png",
+            "policy_uri": "https://shop.example/privacy",
+            "tos_uri": "https://shop.example/terms"
+        }),
+    )
+    .await;
+    let created: Value = res.json().await.expect("json");
+    let client = crate::helpers::TestClient {
+        client_id: created["client_id"].as_str().expect("id").to_owned(),
+        client_secret: created["client_secret"].as_str().map(str::to_owned),
+        redirect_uri: "https://shop.example/cb".into(),
+    };
+    let page = app
+        .get_authorize(&client, &[])
+        .await
+        .text()
+        .await
+        .expect("html");
+    let res = app
+        .post_login(
+            &page,
+            crate::helpers::USER_EMAIL,
+            crate::helpers::USER_PASSWORD,
+        )
+        .await;
+    let csp = res
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        csp.contains("img-src 'self' https://shop.example/logo.png"),
+        "{csp}"
+    );
+    let html = res.text().await.expect("html");
+    assert!(html.contains("src=\"https://shop.example/logo.png\""));
+    assert!(html.contains("href=\"https://shop.example/privacy\""));
+    assert!(html.contains("href=\"https://shop.example/terms\""));
+}
