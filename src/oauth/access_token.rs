@@ -101,7 +101,7 @@ pub async fn validate(
     state: &crate::app::AppState,
     token: &str,
 ) -> Result<AccessTokenClaims, Rejected> {
-    let claims = verify(state, token)?;
+    let claims = verify(state, token).map_err(Rejected::Invalid)?;
     let denied = state
         .store
         .is_denied(&claims.jti, claims.grant_id.as_deref())
@@ -116,19 +116,22 @@ pub async fn validate(
 /// The checks of [`validate`] that need no database: signature, `kid`/`alg`, `typ`, issuer,
 /// audience and expiry. The caller must still consult the deny-list.
 ///
-/// Errors: [`Rejected::Invalid`].
-pub fn verify(state: &crate::app::AppState, token: &str) -> Result<AccessTokenClaims, Rejected> {
+/// Errors: which check failed, for logs only.
+pub fn verify(
+    state: &crate::app::AppState,
+    token: &str,
+) -> Result<AccessTokenClaims, &'static str> {
     let claims: AccessTokenClaims = state
         .published()
         .keys
         .verify(token, "at+jwt")
-        .map_err(|_| Rejected::Invalid("signature, kid, alg or typ"))?;
+        .map_err(|_| "signature, kid, alg or typ")?;
     let issuer = state.issuer.as_str();
     if claims.iss != issuer || claims.aud != issuer {
-        return Err(Rejected::Invalid("issuer or audience"));
+        return Err("issuer or audience");
     }
     if claims.exp <= state.clock.now() {
-        return Err(Rejected::Invalid("expired"));
+        return Err("expired");
     }
     Ok(claims)
 }

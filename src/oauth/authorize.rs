@@ -16,7 +16,6 @@ use tower_sessions::Session;
 use super::error::AuthorizeErrorCode;
 use super::params::Params;
 use super::pkce;
-pub use super::response::redirect_with;
 use super::response::{ResponseMode, deliver};
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256_hex};

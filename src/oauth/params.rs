@@ -101,6 +101,24 @@ impl Params {
     }
 }
 
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1): `Ok(None)` without the
+/// header; `Err(())` for another scheme, a non-ASCII value or an empty token.
+#[allow(clippy::result_unit_err)]
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ()> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ())?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,8 @@ pub enum RegistrationError {
     InvalidToken,
     /// The database failed.
     Store(crate::store::Error),
+    /// Registration failed on our side (logged; no detail for the client).
+    Unavailable,
 }
 
 impl From<crate::store::Error> for RegistrationError {
@@ -69,6 +71,11 @@ impl IntoResponse for RegistrationError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "a valid access token is required".to_owned(),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "retry later".to_owned(),
             ),
             Self::Store(e) => {
                 tracing::error!(error = %e, "registration storage failure");
@@ -218,6 +225,8 @@ fn validate(meta: ClientMetadata) -> Result<ClientRegistration, RegistrationErro
     registration.logo_uri = meta.logo_uri;
     registration.policy_uri = meta.policy_uri;
     registration.tos_uri = meta.tos_uri;
+    // The rules `client add` applies too (scope syntax, names, grant types).
+    crate::cli::validate_registration(&registration).map_err(|e| bad_meta(format!("{e:#}")))?;
     Ok(registration)
 }
 
@@ -242,12 +251,7 @@ fn metadata_json(state: &AppState, c: &Client) -> Value {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    crate::oauth::params::bearer_token(headers).ok().flatten()
 }
 
 fn parse_metadata(body: &[u8]) -> Result<ClientMetadata, RegistrationError> {
@@ -272,22 +276,36 @@ pub async fn register_post(
     body: Bytes,
 ) -> Result<Response, RegistrationError> {
     let now = state.clock.now();
+    let token = bearer(&headers);
+    if !state.open_registration && token.is_none() {
+        return Err(RegistrationError::InvalidToken);
+    }
+    // Metadata first, so a typo in it does not cost the developer the single-use token.
+    let mut registration = validate(parse_metadata(&body)?)?;
     if !state.open_registration {
-        let token = bearer(&headers).ok_or(RegistrationError::InvalidToken)?;
-        if !state
-            .store
-            .consume_initial_token(&sha256_hex(token), now)
-            .await?
-        {
+        let spent = match token {
+            Some(t) => {
+                state
+                    .store
+                    .consume_initial_token(&sha256_hex(t), now)
+                    .await?
+            }
+            None => false,
+        };
+        if !spent {
             return Err(RegistrationError::InvalidToken);
         }
     }
-    let mut registration = validate(parse_metadata(&body)?)?;
     let registration_token = random_token(32).map_err(|_| bad_meta("rng failure"))?;
     registration.registration_token_hash = Some(sha256_hex(&registration_token));
+    // validate() already ran every client-side check; what can fail here is ours, and its
+    // text (SQL, say) is not for the client.
     let created = crate::cli::add_client(&state.store, &registration)
         .await
-        .map_err(|e| bad_meta(e.to_string()))?;
+        .map_err(|e| {
+            tracing::error!(error = %e, "dynamic registration failed");
+            RegistrationError::Unavailable
+        })?;
     let client_id = created["client_id"].as_str().unwrap_or_default();
     let client = state
         .store

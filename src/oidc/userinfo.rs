@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
-use crate::oauth::access_token::{self, Rejected};
+use crate::oauth::access_token;
 use crate::oauth::error::BearerErrorCode;
 use crate::oauth::params::Params;
 
@@ -98,22 +98,9 @@ impl From<crate::store::Error> for BearerError {
 ///
 /// Errors: `invalid_token` for another scheme or an empty/malformed value.
 fn bearer_from_header(headers: &HeaderMap) -> Result<Option<String>, BearerError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| BearerError::invalid_token("malformed Authorization header"))?;
-    match value.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(Some(token.trim().to_owned()))
-        }
-        _ => Err(BearerError::invalid_token(
-            "expected an Authorization: Bearer access token",
-        )),
-    }
+    crate::oauth::params::bearer_token(headers)
+        .map(|t| t.map(str::to_owned))
+        .map_err(|()| BearerError::invalid_token("expected an Authorization: Bearer access token"))
 }
 
 /// `GET /userinfo`.
@@ -179,11 +166,10 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
     // Signature and claims here; the deny-list with the user read below, in one query.
     let claims = match access_token::verify(state, token) {
         Ok(c) => c,
-        Err(Rejected::Invalid(why)) => {
+        Err(why) => {
             tracing::debug!(why, "userinfo: access token rejected");
             return Err(BearerError::invalid_token("the access token is invalid"));
         }
-        Err(Rejected::Store(e)) => return Err(e.into()),
     };
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     if !scopes.contains(&"openid") {

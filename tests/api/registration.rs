@@ -255,3 +255,28 @@ async fn the_consent_page_shows_a_registered_clients_logo_policy_and_terms() {
     assert!(html.contains("href=\"https://shop.example/privacy\""));
     assert!(html.contains("href=\"https://shop.example/terms\""));
 }
+
+#[tokio::test]
+async fn rejected_metadata_does_not_spend_the_initial_access_token() {
+    let app = spawn_app().await;
+    let token = initial_token(&app);
+    let res = register(
+        &app,
+        Some(&token),
+        json!({"redirect_uris": ["https://app.example/cb"], "scope": "openid bad\"scope"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["error"], "invalid_client_metadata");
+    // Corrected, the same token still works — once.
+    let ok = json!({"redirect_uris": ["https://app.example/cb"]});
+    assert_eq!(
+        register(&app, Some(&token), ok.clone()).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        register(&app, Some(&token), ok).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
