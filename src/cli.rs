@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::app::Application;
 use crate::clock::Clock;
 use crate::config::{CommonConfig, FileConfig, ServeConfig};
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::{random_identifier, random_token, sha256_hex};
 use crate::keys::Alg;
 use crate::store::{NewClient, NewUser, Store};
 
@@ -847,7 +847,7 @@ pub async fn add_user(
         bail!("the password must have at least 8 characters");
     }
     let hash = crate::password::hash(password).map_err(anyhow::Error::msg)?;
-    let sub = random_token(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    let sub = random_identifier(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
     store
         .create_user(NewUser {
             sub: &sub,
@@ -907,7 +907,7 @@ async fn import_user(store: &Store, row: &ImportRow) -> anyhow::Result<()> {
     if !crate::password::is_supported_hash(&row.password_hash) {
         bail!("the password hash is neither bcrypt ($2a$/$2b$/$2y$) nor argon2 (PHC)");
     }
-    let sub = random_token(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    let sub = random_identifier(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
     store
         .create_user(NewUser {
             sub: &sub,
@@ -1048,7 +1048,7 @@ pub async fn add_client(
 ) -> anyhow::Result<serde_json::Value> {
     let (scopes, grant_types) = validate_registration(r)?;
     let rng = || anyhow::anyhow!("the OS random generator failed");
-    let client_id = random_token(16).map_err(|_| rng())?;
+    let client_id = random_identifier(16).map_err(|_| rng())?;
     let secret = if r.public {
         None
     } else {

@@ -22,6 +22,20 @@ pub fn random_token(n_bytes: usize) -> Result<String, aws_lc_rs::error::Unspecif
     Ok(b64url(&buf))
 }
 
+/// A fresh random identifier of `n_bytes` bytes from the OS RNG, lowercase hex.
+///
+/// For values people type or paste as command-line arguments (`client_id`, `sub`): unlike base64url,
+/// hex never starts with `-`, which a CLI parser would take for a flag.
+pub fn random_identifier(n_bytes: usize) -> Result<String, aws_lc_rs::error::Unspecified> {
+    let mut buf = vec![0u8; n_bytes];
+    SystemRandom::new().fill(&mut buf)?;
+    Ok(hex(&buf))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// SHA-256 of `input`, as raw bytes.
 pub fn sha256(input: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, input).as_ref().to_vec()
@@ -30,10 +44,7 @@ pub fn sha256(input: &[u8]) -> Vec<u8> {
 /// SHA-256 of `input`, hex-encoded: the form in which codes, refresh tokens and client secrets are
 /// stored and looked up.
 pub fn sha256_hex(input: &str) -> String {
-    sha256(input.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha256(input.as_bytes()))
 }
 
 /// Constant-time equality of two byte strings (length may leak, content does not).
@@ -52,6 +63,15 @@ mod tests {
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn identifiers_are_hex_and_never_look_like_a_flag() {
+        for _ in 0..256 {
+            let id = random_identifier(16).expect("rng");
+            assert_eq!(id.len(), 32);
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        }
     }
 
     #[test]

@@ -499,7 +499,7 @@ async fn withdrawing_a_consent_asks_again_and_revokes_its_tokens() {
         .expect("run");
     assert!(String::from_utf8_lossy(&out.stdout).contains(&rp.client_id));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sekimori"))
-        .args(["user", "consents", USER_EMAIL, "--revoke", &rp.client_id])
+        .args(["user", "consents", USER_EMAIL, &format!("--revoke={}", rp.client_id)])
         .env("DATABASE_URL", &app.database_url)
         .output()
         .expect("run");
