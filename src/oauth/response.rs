@@ -86,6 +86,8 @@ pub fn deliver(redirect_uri: &str, mode: ResponseMode, pairs: &[(&str, Option<&s
 /// Appends `pairs` to `redirect_uri`'s query, keeping any query it already has (RFC 6749 §3.1.2).
 pub fn redirect_with(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
     match url::Url::parse(redirect_uri) {
+        // With nothing to add the URI goes back exactly as registered: no empty `?`.
+        Ok(_) if pairs.iter().all(|(_, v)| v.is_none()) => redirect_uri.to_owned(),
         Ok(mut url) => {
             {
                 let mut q = url.query_pairs_mut();

@@ -128,6 +128,8 @@ pub struct Texts {
     pub error_title: &'static str,
     /// Advice under an error.
     pub error_advice: &'static str,
+    /// Label before the error page's stable error code.
+    pub error_code_label: &'static str,
     /// Consent page title.
     pub consent_title: &'static str,
     /// Before the list of requested permissions ("… wants to:").
@@ -164,6 +166,7 @@ static EN: Texts = Texts {
     missing_fields: "Enter your email and password.",
     error_title: "Something is not right",
     error_advice: "Go back to the application you came from and try again. If this keeps happening, tell the application's developers.",
+    error_code_label: "Error code:",
     consent_title: "Allow access?",
     consent_intro: "wants to:",
     allow: "Allow",
@@ -189,6 +192,7 @@ static JA: Texts = Texts {
     missing_fields: "メールアドレスとパスワードを入力してください。",
     error_title: "問題が発生しました",
     error_advice: "元のアプリケーションに戻って、もう一度お試しください。繰り返し発生する場合は、アプリケーションの開発者にお知らせください。",
+    error_code_label: "エラーコード:",
     consent_title: "アクセスを許可しますか？",
     consent_intro: "が次の許可を求めています:",
     allow: "許可する",

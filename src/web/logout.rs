@@ -3,8 +3,9 @@
 //! With a valid `id_token_hint` (§2) for the browser's user (or no session at all) the session
 //! ends at once; without one, the user confirms on a page first, so a third-party site cannot
 //! log people out with an image tag. The browser returns to `post_logout_redirect_uri` (with
-//! `state`) only when it exactly matches one registered for the client (§3); otherwise the
-//! logged-out page is shown.
+//! `state`) only when it exactly matches one registered for the client (§3); a URI that does not
+//! match the client's registration gets an error page and nobody is logged out; without a client
+//! to check against, no redirect happens and the logged-out page is shown.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -57,8 +58,8 @@ struct LogoutRequest {
 
 /// Validates the parameters (§2, §3).
 ///
-/// Errors: a page for a repeated parameter, an id_token_hint we did not issue, or a client_id
-/// that contradicts the hint.
+/// Errors: a page for a repeated parameter, an id_token_hint we did not issue, a client_id
+/// that contradicts the hint, or a post_logout_redirect_uri the client did not register.
 async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageError> {
     if params.first_repeated(SINGLE_VALUED).is_some()
         || params.first_malformed(SINGLE_VALUED).is_some()
@@ -73,9 +74,9 @@ async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageE
             .published()
             .keys
             .verify(hint, "JWT")
-            .map_err(|_| PageError::InvalidRequest)?;
+            .map_err(|_| PageError::InvalidIdTokenHint)?;
         if claims.get("iss").and_then(|v| v.as_str()) != Some(state.issuer.as_str()) {
-            return Err(PageError::InvalidRequest);
+            return Err(PageError::InvalidIdTokenHint);
         }
         let aud = claims
             .get("aud")
@@ -100,15 +101,17 @@ async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageE
         ),
         None => None,
     };
-    // §3: exact match with a value registered for that client, else no redirect.
-    let redirect = params
-        .get("post_logout_redirect_uri")
-        .filter(|uri| {
-            client
-                .as_ref()
-                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri))
-        })
-        .map(str::to_owned);
+    // §3: exact match with a value registered for that client, else no redirect. When the
+    // client is known the mismatch is its developer's mistake, shown as such (and nobody is
+    // logged out by a request we refuse); with no client to check against, the person is asked
+    // and stays on our pages.
+    let redirect = match (params.get("post_logout_redirect_uri"), &client) {
+        (None, _) | (Some(_), None) => None,
+        (Some(uri), Some(c)) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
+            Some(uri.to_owned())
+        }
+        (Some(_), Some(_)) => return Err(PageError::UnregisteredPostLogoutRedirectUri),
+    };
     Ok(LogoutRequest {
         hinted_sub,
         client_id,

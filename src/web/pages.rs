@@ -26,6 +26,11 @@ pub enum PageError {
     CsrfFailed,
     /// The database is unreachable.
     Unavailable,
+    /// `/logout`: post_logout_redirect_uri is not registered for the client (RP-Initiated
+    /// Logout 1.0 §3: do not redirect).
+    UnregisteredPostLogoutRedirectUri,
+    /// `/logout`: the id_token_hint is not an ID token we issued (RP-Initiated Logout 1.0 §2).
+    InvalidIdTokenHint,
 }
 
 impl PageError {
@@ -34,6 +39,23 @@ impl PageError {
             Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A stable, language-independent code shown on the page (`id="error-code"`), for people
+    /// reporting a problem and for automated browsers such as the conformance suite's.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MissingClientId => "missing_client_id",
+            Self::UnknownClient => "unknown_client",
+            Self::MissingRedirectUri => "missing_redirect_uri",
+            Self::UnregisteredRedirectUri => "unregistered_redirect_uri",
+            Self::InvalidRequest => "invalid_request",
+            Self::LoginExpired => "login_expired",
+            Self::CsrfFailed => "csrf_failed",
+            Self::Unavailable => "temporarily_unavailable",
+            Self::UnregisteredPostLogoutRedirectUri => "unregistered_post_logout_redirect_uri",
+            Self::InvalidIdTokenHint => "invalid_id_token_hint",
         }
     }
 
@@ -78,6 +100,18 @@ impl PageError {
             }
             (Self::Unavailable, Lang::En) => "The sign-in service is temporarily unavailable.",
             (Self::Unavailable, Lang::Ja) => "ログインサービスは一時的に利用できません。",
+            (Self::UnregisteredPostLogoutRedirectUri, Lang::En) => {
+                "The address to return to after signing out (post_logout_redirect_uri) is not registered for this application, so we will not send you there. You are still signed in."
+            }
+            (Self::UnregisteredPostLogoutRedirectUri, Lang::Ja) => {
+                "ログアウト後の戻り先 (post_logout_redirect_uri) がこのアプリケーションに登録されていないため、移動しません。ログアウトはしていません。"
+            }
+            (Self::InvalidIdTokenHint, Lang::En) => {
+                "The sign-out request names a session we cannot verify (id_token_hint is not valid). You are still signed in."
+            }
+            (Self::InvalidIdTokenHint, Lang::Ja) => {
+                "ログアウト要求のセッション情報 (id_token_hint) を検証できません。ログアウトはしていません。"
+            }
         }
     }
 }
@@ -87,6 +121,7 @@ impl PageError {
 struct ErrorPage<'a> {
     t: &'a Texts,
     message: &'a str,
+    code: &'a str,
 }
 
 /// Renders the error page for `e` with its status (400, 403 or 503).
@@ -94,6 +129,7 @@ pub fn error_page(lang: Lang, e: PageError) -> Response {
     let page = ErrorPage {
         t: lang.texts(),
         message: e.message(lang),
+        code: e.code(),
     };
     let body = page.render().unwrap_or_else(|_| e.message(lang).to_owned());
     html(e.status(), body, None)

@@ -367,13 +367,19 @@ async fn logout_to_an_unregistered_uri_does_not_redirect() {
         ])
     );
     let res = app.browser.get(url).send().await.expect("logout");
-    assert_eq!(res.status(), StatusCode::OK);
+    // RP-Initiated Logout §3: no redirect; the developer's mistake is named, and a refused
+    // request logs nobody out.
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.headers().get(LOCATION).is_none());
-    assert!(
-        res.text()
+    let html = res.text().await.expect("html");
+    assert!(html.contains(">unregistered_post_logout_redirect_uri<"), "{html}");
+    assert!(html.contains("You are still signed in."));
+    assert_eq!(
+        app.get_authorize(&app.confidential, &[("prompt", "none")])
             .await
-            .expect("html")
-            .contains("You are signed out.")
+            .status(),
+        StatusCode::FOUND,
+        "still signed in"
     );
 }
 

@@ -149,6 +149,9 @@ pub struct Spawn {
     pub database_url: Option<String>,
     /// Pool acquire timeout, in milliseconds.
     pub db_acquire_timeout_ms: Option<u64>,
+    /// Serve over https: a TLS front (see [`crate::tls`]) on its own port, the issuer
+    /// `https://127.0.0.1:PORT`, and clients that trust the test certificate authority.
+    pub tls: bool,
 }
 
 /// Builds and starts a server on `listener` with `issuer`; returns its state.
@@ -193,8 +196,13 @@ pub async fn spawn(opts: Spawn) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let issuer = format!("http://127.0.0.1:{port}{}", opts.issuer_path);
+    let backend = listener.local_addr().expect("addr");
+    let issuer = if opts.tls {
+        let front = crate::tls::front(backend).await;
+        format!("https://{front}{}", opts.issuer_path)
+    } else {
+        format!("http://{backend}{}", opts.issuer_path)
+    };
     let clock = Clock::system();
     let state = start_node(
         listener,
@@ -224,15 +232,11 @@ pub async fn spawn(opts: Spawn) -> TestApp {
     .await;
     let public = register_with(&store, first_party("Public SPA", PUBLIC_REDIRECT_URI, true)).await;
 
-    let browser = reqwest::Client::builder()
+    let browser = http_client(opts.tls)
         .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let rp = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let rp = http_client(opts.tls).build().expect("client");
     TestApp {
         issuer,
         browser,
@@ -257,6 +261,16 @@ pub async fn spawn(opts: Spawn) -> TestApp {
                     .to_owned();
                 Some((admin, name))
             }),
+    }
+}
+
+/// A client builder with redirects off that, for `tls`, trusts the test certificate authority.
+pub fn http_client(tls: bool) -> reqwest::ClientBuilder {
+    let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if tls {
+        b.add_root_certificate(crate::tls::ca_certificate())
+    } else {
+        b
     }
 }
 
