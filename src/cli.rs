@@ -98,6 +98,30 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Change the claims a user's profile releases: name (`profile` scope), email_verified
+    /// (`email`), phone_number (`phone`), address (`address`). An empty value removes a phone
+    /// number or address.
+    Update {
+        /// The user's email.
+        email: String,
+        /// Full name (the `name` claim).
+        #[arg(long)]
+        name: Option<String>,
+        /// Whether the email address is verified (`true` or `false`).
+        #[arg(long)]
+        email_verified: Option<bool>,
+        /// Phone number, E.164 recommended (`+81 3 1234 5678`); "" removes it.
+        #[arg(long)]
+        phone_number: Option<String>,
+        /// Whether the phone number is verified (`true` or `false`).
+        #[arg(long)]
+        phone_number_verified: Option<bool>,
+        /// Postal address: one line of text (the `formatted` member), or a JSON object with
+        /// `formatted`, `street_address`, `locality`, `region`, `postal_code`, `country`
+        /// (OIDC Core §5.1.1); "" removes it.
+        #[arg(long)]
+        address: Option<String>,
+    },
     /// Delete an account and revoke its tokens.
     Remove {
         /// The user's email.
@@ -487,6 +511,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("imported {imported} user(s), skipped {skipped}");
             Ok(())
         }
+        Command::User(UserCommand::Update {
+            email,
+            name,
+            email_verified,
+            phone_number,
+            phone_number_verified,
+            address,
+        }) => {
+            let phone_number = phone_number
+                .map(|p| validate_phone_number(&p))
+                .transpose()?;
+            let address = address.map(|a| parse_address(&a)).transpose()?;
+            if let Some(n) = &name
+                && n.trim().is_empty()
+            {
+                bail!("--name must not be empty");
+            }
+            let store = open_store(&cli.common).await?;
+            let user = find_user(&store, &email).await?;
+            let update = crate::store::ProfileUpdate {
+                name: name.as_deref(),
+                email_verified,
+                phone_number: phone_number.as_ref().map(|p| p.as_deref()),
+                phone_number_verified,
+                address: address.as_ref().map(|a| a.as_deref()),
+            };
+            store
+                .update_user_profile(&user.sub, &update, Clock::system().now())
+                .await?;
+            eprintln!("{email} updated");
+            Ok(())
+        }
         Command::User(UserCommand::Remove { email }) => {
             let store = open_store(&cli.common).await?;
             let user = find_user(&store, &email).await?;
@@ -847,7 +903,8 @@ pub async fn add_user(
         bail!("the password must have at least 8 characters");
     }
     let hash = crate::password::hash(password).map_err(anyhow::Error::msg)?;
-    let sub = random_identifier(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    let sub =
+        random_identifier(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
     store
         .create_user(NewUser {
             sub: &sub,
@@ -907,7 +964,8 @@ async fn import_user(store: &Store, row: &ImportRow) -> anyhow::Result<()> {
     if !crate::password::is_supported_hash(&row.password_hash) {
         bail!("the password hash is neither bcrypt ($2a$/$2b$/$2y$) nor argon2 (PHC)");
     }
-    let sub = random_identifier(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    let sub =
+        random_identifier(16).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
     store
         .create_user(NewUser {
             sub: &sub,
@@ -1037,6 +1095,68 @@ pub fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<Stri
         );
     }
     Ok((scopes, grant_types))
+}
+
+/// Checks a `--phone-number` value: "" means remove (`None`); otherwise digits with an
+/// optional leading `+`, spaces, hyphens, parentheses and an `;ext=` suffix, at most 64
+/// characters (OIDC Core §5.1 recommends E.164).
+///
+/// Errors: a value with other characters or no digit.
+pub fn validate_phone_number(p: &str) -> anyhow::Result<Option<String>> {
+    let p = p.trim();
+    if p.is_empty() {
+        return Ok(None);
+    }
+    let ok = p.len() <= 64
+        && p.bytes().any(|b| b.is_ascii_digit())
+        && p.chars()
+            .all(|c| c.is_ascii_digit() || " +-().;ext=".contains(c));
+    if !ok {
+        bail!("--phone-number must be a phone number such as +81 3 1234 5678");
+    }
+    Ok(Some(p.to_owned()))
+}
+
+/// Parses an `--address` value into the stored JSON object (OIDC Core §5.1.1): "" means remove
+/// (`None`); a JSON object must use only the address members, with string values; any other
+/// text is the `formatted` member.
+///
+/// Errors: a JSON object with an unknown member or a non-string value.
+pub fn parse_address(a: &str) -> anyhow::Result<Option<String>> {
+    const MEMBERS: &[&str] = &[
+        "formatted",
+        "street_address",
+        "locality",
+        "region",
+        "postal_code",
+        "country",
+    ];
+    let a = a.trim();
+    if a.is_empty() {
+        return Ok(None);
+    }
+    let object = if a.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(a)
+            .map_err(|e| anyhow::anyhow!("--address is not valid JSON: {e}"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| anyhow::anyhow!("--address must be a JSON object"))?;
+        for (k, v) in obj {
+            if !MEMBERS.contains(&k.as_str()) {
+                bail!(
+                    "--address: unknown member {k:?}; use {}",
+                    MEMBERS.join(", ")
+                );
+            }
+            if !v.is_string() {
+                bail!("--address: {k} must be a string");
+            }
+        }
+        v
+    } else {
+        serde_json::json!({ "formatted": a })
+    };
+    Ok(Some(object.to_string()))
 }
 
 /// Registers a client; returns the JSON to print (`client_id`, and `client_secret` unless public).

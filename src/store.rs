@@ -23,7 +23,7 @@ pub use codes::{AuthorizationCodeRow, ConsumeCode, NewAuthorizationCode};
 pub use consents::Consent;
 pub use refresh_tokens::{NewRefreshToken, RefreshTokenRow, RotateOutcome};
 pub use sessions::SqlSessionStore;
-pub use users::{NewUser, User};
+pub use users::{NewUser, ProfileUpdate, User};
 
 /// Which database engine the pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

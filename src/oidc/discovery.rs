@@ -15,7 +15,14 @@ use crate::crypto::{b64url, sha256};
 use crate::keys::{Alg, KeySet};
 
 /// Scopes we understand (OIDC Core §5.4, §11).
-pub const SCOPES_SUPPORTED: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const SCOPES_SUPPORTED: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
 
 /// Grant types we implement (RFC 6749 §4.1, §4.3, §4.4, §6). `password` is only for clients
 /// registered for it.
@@ -62,7 +69,8 @@ impl Document {
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-                "name", "preferred_username", "updated_at", "email", "email_verified"
+                "name", "preferred_username", "updated_at", "email", "email_verified",
+                "address", "phone_number", "phone_number_verified"
             ],
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
             "claims_parameter_supported": true,

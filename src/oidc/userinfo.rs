@@ -186,13 +186,15 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
     let released = scopes
         .iter()
         .flat_map(|s| crate::oauth::authorize::claims_of_scope(s))
-        .copied();
+        .copied()
+        .chain(claims.userinfo_claims.split(' '));
     let mut out = user_claims(&user, released);
     out.insert("sub".into(), json!(user.sub));
     Ok(Value::Object(out))
 }
 
-/// The user's values for the named claims (OIDC Core §5.1); unknown names are skipped.
+/// The user's values for the named claims (OIDC Core §5.1); unknown names, and claims the user
+/// has no value for, are skipped.
 pub fn user_claims<'a>(
     user: &crate::store::User,
     names: impl IntoIterator<Item = &'a str>,
@@ -205,6 +207,23 @@ pub fn user_claims<'a>(
             "updated_at" => json!(user.updated_at),
             "email" => json!(user.email),
             "email_verified" => json!(user.email_verified != 0),
+            "phone_number" => match &user.phone_number {
+                Some(p) => json!(p),
+                None => continue,
+            },
+            "phone_number_verified" if user.phone_number.is_some() => {
+                json!(user.phone_number_verified != 0)
+            }
+            // Stored as a JSON object by `user update --address`; anything else is not shown.
+            "address" => match user
+                .address
+                .as_deref()
+                .and_then(|a| serde_json::from_str::<Value>(a).ok())
+                .filter(Value::is_object)
+            {
+                Some(a) => a,
+                None => continue,
+            },
             _ => continue,
         };
         out.insert(name.to_owned(), value);

@@ -21,6 +21,27 @@ pub struct User {
     pub created_at: i64,
     /// Unix seconds (the `updated_at` claim).
     pub updated_at: i64,
+    /// The `phone_number` claim (E.164 recommended), if known.
+    pub phone_number: Option<String>,
+    /// 1 when the phone number was verified (the `phone_number_verified` claim), else 0.
+    pub phone_number_verified: i64,
+    /// The `address` claim: a JSON object with the members of OIDC Core §5.1.1, if known.
+    pub address: Option<String>,
+}
+
+/// A change to a user's profile claims; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfileUpdate<'a> {
+    /// New full name.
+    pub name: Option<&'a str>,
+    /// Whether the email address is verified.
+    pub email_verified: Option<bool>,
+    /// New phone number; `Some(None)` removes it.
+    pub phone_number: Option<Option<&'a str>>,
+    /// Whether the phone number is verified.
+    pub phone_number_verified: Option<bool>,
+    /// New address (a JSON object); `Some(None)` removes it.
+    pub address: Option<Option<&'a str>>,
 }
 
 /// What is needed to create a user.
@@ -80,6 +101,42 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?,
         )
+    }
+
+    /// Applies `u` to the user `sub` and moves `updated_at` to `now`. Returns whether the user
+    /// exists.
+    pub async fn update_user_profile(
+        &self,
+        sub: &str,
+        u: &ProfileUpdate<'_>,
+        now: i64,
+    ) -> Result<bool> {
+        let Some(user) = self.find_user_by_sub(sub).await? else {
+            return Ok(false);
+        };
+        let phone = match u.phone_number {
+            Some(p) => p.map(str::to_owned),
+            None => user.phone_number,
+        };
+        let address = match u.address {
+            Some(a) => a.map(str::to_owned),
+            None => user.address,
+        };
+        let flag = |new: Option<bool>, old: i64| new.map_or(old, i64::from);
+        let done = sqlx::query(
+            "UPDATE users SET name = $2, email_verified = $3, phone_number = $4, \
+             phone_number_verified = $5, address = $6, updated_at = $7 WHERE sub = $1",
+        )
+        .bind(sub)
+        .bind(u.name.unwrap_or(&user.name))
+        .bind(flag(u.email_verified, user.email_verified))
+        .bind(phone)
+        .bind(flag(u.phone_number_verified, user.phone_number_verified))
+        .bind(address)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Replaces a user's password hash.

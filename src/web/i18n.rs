@@ -65,6 +65,10 @@ impl Lang {
             (Self::Ja, "profile") => "名前とプロフィールを参照する".into(),
             (Self::En, "email") => "See your email address".into(),
             (Self::Ja, "email") => "メールアドレスを参照する".into(),
+            (Self::En, "address") => "See your postal address".into(),
+            (Self::Ja, "address") => "住所を参照する".into(),
+            (Self::En, "phone") => "See your phone number".into(),
+            (Self::Ja, "phone") => "電話番号を参照する".into(),
             (Self::En, "offline_access") => {
                 "Stay connected: access the above while you are away".into()
             }

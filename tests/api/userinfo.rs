@@ -4,7 +4,9 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, form, spawn_app};
+use sekimori::cli::ClientRegistration;
+
+use crate::helpers::{REDIRECT_URI, TestApp, TestClient, form, register_with, spawn_app};
 use crate::token::base64_decode;
 
 async fn access_token(app: &TestApp, scope: &str) -> String {
@@ -186,4 +188,111 @@ async fn userinfo_rejects_expired_token_and_id_tokens() {
         .await
         .expect("get");
     assert_invalid_token(res).await;
+}
+
+fn sekimori_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sekimori"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("SEKIMORI_KEYS_DIR", app.keys_dir.path())
+        .output()
+        .expect("run sekimori")
+}
+
+#[tokio::test]
+async fn phone_and_address_come_from_user_update_under_their_scopes() {
+    // OIDC Core §5.4: the phone and address scopes; §5.1.1: address is a JSON object.
+    let app = spawn_app().await;
+    let out = sekimori_cli(
+        &app,
+        &[
+            "user",
+            "update",
+            crate::helpers::USER_EMAIL,
+            "--phone-number",
+            "+81 3 1234 5678",
+            "--phone-number-verified",
+            "true",
+            "--address",
+            r#"{"locality":"Tokyo","country":"JP"}"#,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for bad in [
+        ["--phone-number", "call me maybe"],
+        ["--address", r#"{"planet":"Mars"}"#],
+    ] {
+        let mut args = vec!["user", "update", crate::helpers::USER_EMAIL];
+        args.extend(bad);
+        let out = sekimori_cli(&app, &args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(bad[0]), "names the flag: {err}");
+        assert_eq!(err.lines().count(), 1, "one readable line: {err}");
+    }
+
+    let mut r = ClientRegistration::new("Contacts", &[REDIRECT_URI.to_owned()], false);
+    r.first_party = true;
+    r.scope = "openid address phone".into();
+    let client = register_with(&app.store, r).await;
+    let userinfo = |client: TestClient| {
+        let app = &app;
+        async move {
+            let code = app
+                .authorize_and_login(&client, &[("scope", "openid address phone")])
+                .await;
+            let tokens: Value = app
+                .post_token(
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", REDIRECT_URI),
+                    ],
+                    Some((
+                        &client.client_id,
+                        client.client_secret.as_deref().expect("s"),
+                    )),
+                )
+                .await
+                .json()
+                .await
+                .expect("json");
+            let res = app
+                .rp
+                .get(app.url("/userinfo"))
+                .bearer_auth(tokens["access_token"].as_str().expect("at"))
+                .send()
+                .await
+                .expect("userinfo");
+            res.json::<Value>().await.expect("json")
+        }
+    };
+    let body = userinfo(client.clone()).await;
+    assert_eq!(body["phone_number"], "+81 3 1234 5678");
+    assert_eq!(body["phone_number_verified"], true);
+    assert_eq!(
+        body["address"],
+        serde_json::json!({"locality": "Tokyo", "country": "JP"})
+    );
+    assert!(body.get("email").is_none());
+
+    let out = sekimori_cli(
+        &app,
+        &[
+            "user",
+            "update",
+            crate::helpers::USER_EMAIL,
+            "--phone-number",
+            "",
+        ],
+    );
+    assert!(out.status.success());
+    let body = userinfo(client).await;
+    assert!(body.get("phone_number").is_none(), "removed");
+    assert!(body.get("phone_number_verified").is_none());
+    assert!(body["address"].is_object());
 }

@@ -92,7 +92,9 @@ async fn userinfo_module(mut s: Suite, how: UserinfoCall) {
     let (status, body) = s.userinfo(&flow.access_token, how).await;
     match how {
         UserinfoCall::PostBody if status != StatusCode::OK => {
-            s.warn(format!("userinfo refused the token in a POST body: {status}"));
+            s.warn(format!(
+                "userinfo refused the token in a POST body: {status}"
+            ));
         }
         _ => s.check_userinfo(status, &body, &flow.claims),
     }
@@ -193,7 +195,10 @@ pub async fn oidcc_prompt_login(mut s: Suite) {
     s.app.clock.advance(1); // the person takes a moment before the second login
     let req = with(s.request(&c), "prompt", "login");
     let second = s.happy_flow(&c, &req, ClientAuth::Basic).await;
-    assert_eq!(second.logins, 1, "prompt=login must show the login page again");
+    assert_eq!(
+        second.logins, 1,
+        "prompt=login must show the login page again"
+    );
     if let (Some(a), Some(b)) = (
         first.claims["auth_time"].as_i64(),
         second.claims["auth_time"].as_i64(),
@@ -232,7 +237,10 @@ pub async fn oidcc_max_age_1(mut s: Suite) {
     s.app.clock.advance(2);
     let req = with(s.request(&c), "max_age", "1");
     let second = s.happy_flow(&c, &req, ClientAuth::Basic).await;
-    assert_eq!(second.logins, 1, "max_age=1 after 2 s must ask for the login again");
+    assert_eq!(
+        second.logins, 1,
+        "max_age=1 after 2 s must ask for the login again"
+    );
     let a = first.claims["auth_time"].as_i64().expect("auth_time");
     let b = second.claims["auth_time"]
         .as_i64()
@@ -513,14 +521,27 @@ pub async fn oidcc_refresh_token(mut s: Suite) {
         ]
     };
     let pairs = refresh(rt);
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let t = s.token_request(&c, ClientAuth::Basic, &pairs).await;
     s.check_token_success(&t);
     let new_at = t.str("access_token").expect("at");
-    let id = s.check_id_token(t.str("id_token").expect("id_token"), &c, None, Some(new_at), None);
+    let id = s.check_id_token(
+        t.str("id_token").expect("id_token"),
+        &c,
+        None,
+        Some(new_at),
+        None,
+    );
     // OIDC Core §12.2: same iss, sub, aud, auth_time, azp as the original ID token.
     for claim in ["iss", "sub", "aud", "auth_time", "azp"] {
-        assert_eq!(id.get(claim), flow.claims.get(claim), "{claim} after refresh");
+        assert_eq!(
+            id.get(claim),
+            flow.claims.get(claim),
+            "{claim} after refresh"
+        );
     }
     assert_ne!(t.str("refresh_token"), None, "a rotated refresh token");
 
@@ -529,9 +550,15 @@ pub async fn oidcc_refresh_token(mut s: Suite) {
     let req2 = with(req, "client_id", &c2.client_id);
     let req2 = with(with(req2, "state", &random(16)), "nonce", &random(16));
     let flow2 = s.happy_flow(&c2, &req2, ClientAuth::Basic).await;
-    let rt2 = flow2.tokens.str("refresh_token").expect("client2 refresh token");
+    let rt2 = flow2
+        .tokens
+        .str("refresh_token")
+        .expect("client2 refresh token");
     let pairs = refresh(rt2.to_owned());
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let cross = s.token_request(&c, ClientAuth::Basic, &pairs).await;
     s.check_token_error(&cross, "invalid_grant");
     let own = s.token_request(&c2, ClientAuth::Basic, &pairs).await;
@@ -625,5 +652,8 @@ mod basic_plan {
 
 /// oidcc-formpost-basic-certification-test-plan: the same modules with response_mode=form_post.
 mod formpost_plan {
-    basic_modules!("oidcc-formpost-basic-certification-test-plan", super::Mode::FormPost);
+    basic_modules!(
+        "oidcc-formpost-basic-certification-test-plan",
+        super::Mode::FormPost
+    );
 }

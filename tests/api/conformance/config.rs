@@ -87,7 +87,10 @@ pub fn verify_discovery(s: &mut Suite) {
         list("userinfo_signing_alg_values_supported");
     }
     for name in ["authorization_endpoint", "token_endpoint", "jwks_uri"] {
-        assert!(d[name].as_str().is_some_and(|u| u.starts_with("https://")), "{name}");
+        assert!(
+            d[name].as_str().is_some_and(|u| u.starts_with("https://")),
+            "{name}"
+        );
     }
     if d.get("userinfo_endpoint").is_none() {
         s.warn("userinfo_endpoint is absent");
@@ -114,7 +117,10 @@ pub fn verify_discovery(s: &mut Suite) {
                 // BCP 47: language in lowercase, region in uppercase.
                 let mut parts = tag.split('-');
                 let lang = parts.next().unwrap_or_default();
-                assert!(lang.bytes().all(|b| b.is_ascii_lowercase()), "{name}: {tag}");
+                assert!(
+                    lang.bytes().all(|b| b.is_ascii_lowercase()),
+                    "{name}: {tag}"
+                );
             }
         }
     }

@@ -80,7 +80,10 @@ async fn expect_logged_out(s: &Suite) {
     let c = s.client.clone();
     let req = with(s.request(&c), "prompt", "none");
     let front = s.authorize(&req, false).await;
-    assert_eq!(s.check_error(front, &req, &["login_required"]), "login_required");
+    assert_eq!(
+        s.check_error(front, &req, &["login_required"]),
+        "login_required"
+    );
 }
 
 /// The session survives (the OP refused the request and logged nobody out).
@@ -150,7 +153,11 @@ async fn oidcc_rp_initiated_logout_no_state() {
     let Outcome::Redirect(url) = o else {
         panic!("expected the redirect back to the RP: {o:?}");
     };
-    assert_eq!(url.as_str(), c.post_logout_redirect_uri, "no state comes back");
+    assert_eq!(
+        url.as_str(),
+        c.post_logout_redirect_uri,
+        "no state comes back"
+    );
     expect_logged_out(&s).await;
     s.finish();
 }
@@ -169,7 +176,10 @@ async fn oidcc_rp_initiated_logout_bad_post_logout_redirect_uri() {
     )
     .await;
     if let Outcome::Page { html, .. } = &o {
-        assert!(html.contains("unregistered_post_logout_redirect_uri"), "{html}");
+        assert!(
+            html.contains("unregistered_post_logout_redirect_uri"),
+            "{html}"
+        );
     }
     expect_no_redirect(&mut s, o).await;
     expect_still_logged_in(&s).await;
@@ -222,8 +232,8 @@ async fn oidcc_rp_initiated_logout_bad_id_token_hint() {
     let c = s.client.clone();
     // The same claims, signed by a key that is not ours (the suite's).
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = sekimori::keys::generate_key_file(dir.path(), sekimori::keys::Alg::RS256)
-        .expect("key");
+    let path =
+        sekimori::keys::generate_key_file(dir.path(), sekimori::keys::Alg::RS256).expect("key");
     let pem = pem::parse(std::fs::read(path).expect("pem")).expect("PEM");
     let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(pem.contents()).expect("RSA key");
     let header = json!({"alg": "RS256", "typ": "JWT", "kid": "suite-key"});
@@ -288,7 +298,10 @@ async fn oidcc_rp_initiated_logout_no_post_logout_redirect_uri() {
         panic!("no redirect without a post_logout_redirect_uri: {o:?}");
     };
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("id=\"logged-out\""), "the logged-out page: {html}");
+    assert!(
+        html.contains("id=\"logged-out\""),
+        "the logged-out page: {html}"
+    );
     expect_logged_out(&s).await;
     s.finish();
 }

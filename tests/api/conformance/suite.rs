@@ -16,8 +16,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::helpers::{
-    LoginForm, Spawn, TestApp, USER_EMAIL, USER_PASSWORD, form, http_client, register_with,
-    spawn, submit,
+    LoginForm, Spawn, TestApp, USER_EMAIL, USER_PASSWORD, form, http_client, register_with, spawn,
+    submit,
 };
 
 /// Where the suite would live; its callback URLs are registered for our two clients. Nothing
@@ -124,6 +124,21 @@ impl Suite {
             ..Spawn::default()
         })
         .await;
+        // The suite's user has a value for every claim we support, so every scope shows in
+        // userinfo (`user update --phone-number … --address …`).
+        let update = sekimori::store::ProfileUpdate {
+            email_verified: Some(true),
+            phone_number: Some(Some("+81 3 1234 5678")),
+            phone_number_verified: Some(true),
+            address: Some(Some(
+                r#"{"formatted":"1-1 Chiyoda, Tokyo 100-8111, Japan","country":"JP"}"#,
+            )),
+            ..Default::default()
+        };
+        app.store
+            .update_user_profile(&app.user_sub, &update, app.clock.now())
+            .await
+            .expect("profile");
         let client = suite_client(&app, "Conformance client").await;
         let client2 = suite_client(&app, "Conformance client 2").await;
         let browser = http_client(true)
@@ -428,10 +443,17 @@ impl Suite {
     }
 
     /// The authorization response is an error from `allowed` (with state and iss, no code).
-    pub fn check_error(&self, front: Front, request: &[(String, String)], allowed: &[&str]) -> String {
+    pub fn check_error(
+        &self,
+        front: Front,
+        request: &[(String, String)],
+        allowed: &[&str],
+    ) -> String {
         let cb = match front {
             Front::Callback(cb) => cb,
-            Front::Page { status, text } => panic!("expected an error callback, got {status}: {text}"),
+            Front::Page { status, text } => {
+                panic!("expected an error callback, got {status}: {text}")
+            }
         };
         assert_eq!(cb.get("code"), None, "no code with an error");
         let error = cb.get("error").expect("error in the callback");
@@ -464,7 +486,9 @@ impl Suite {
         auth: ClientAuth,
         pairs: &[(&str, &str)],
     ) -> TokenResponse {
-        let endpoint = self.discovery["token_endpoint"].as_str().expect("token_endpoint");
+        let endpoint = self.discovery["token_endpoint"]
+            .as_str()
+            .expect("token_endpoint");
         let mut pairs = pairs.to_vec();
         let mut req = self
             .app
@@ -502,7 +526,9 @@ impl Suite {
             "token response content type"
         );
         assert!(
-            t.cache_control.as_deref().is_some_and(|c| c.contains("no-store")),
+            t.cache_control
+                .as_deref()
+                .is_some_and(|c| c.contains("no-store")),
             "token response needs Cache-Control: no-store"
         );
         let at = t.str("access_token").expect("access_token");
@@ -512,7 +538,10 @@ impl Suite {
                 .is_some_and(|v| v.eq_ignore_ascii_case("bearer")),
             "token_type Bearer"
         );
-        assert!(t.str("id_token").is_some(), "id_token in the token response");
+        assert!(
+            t.str("id_token").is_some(),
+            "id_token in the token response"
+        );
         match t.json.get("expires_in") {
             None => self.warn("expires_in is missing from the token response"),
             Some(v) => assert!(v.as_i64().is_some_and(|n| n > 0), "expires_in {v}"),
@@ -613,8 +642,8 @@ impl Suite {
         };
         let res = req.send().await.expect("userinfo");
         let status = res.status();
-        let json_type = header(&res, CONTENT_TYPE.as_str())
-            .is_some_and(|t| t.starts_with("application/json"));
+        let json_type =
+            header(&res, CONTENT_TYPE.as_str()).is_some_and(|t| t.starts_with("application/json"));
         let body = res.json().await.unwrap_or(Value::Null);
         if status == StatusCode::OK {
             assert!(json_type, "userinfo content type");
@@ -683,7 +712,9 @@ impl Suite {
             .unwrap_or_default();
         let claims_param = request.iter().any(|(k, _)| k == "claims");
         if !claims_param && claims.get("name").is_some() && scope.contains("profile") {
-            self.warn("name is in the ID token though only scopes asked for it (code flow: userinfo)");
+            self.warn(
+                "name is in the ID token though only scopes asked for it (code flow: userinfo)",
+            );
         }
         let (status, userinfo) = self.userinfo(&at, UserinfoCall::Get).await;
         self.check_userinfo(status, &userinfo, &claims);
@@ -781,12 +812,10 @@ fn form_post_callback(html: &str, redirect_uri: &str) -> Option<Vec<(String, Str
 
 async fn suite_client(app: &TestApp, name: &str) -> SuiteClient {
     // Third-party: the suite's browser meets our consent page too.
-    let mut r = sekimori::cli::ClientRegistration::new(
-        name,
-        &[format!("{SUITE_BASE}/callback")],
-        false,
-    );
+    let mut r =
+        sekimori::cli::ClientRegistration::new(name, &[format!("{SUITE_BASE}/callback")], false);
     r.post_logout_redirect_uris = vec![format!("{SUITE_BASE}/post_logout_redirect")];
+    r.scope = "openid profile email address phone offline_access".into();
     let c = register_with(&app.store, r).await;
     SuiteClient {
         client_id: c.client_id,
