@@ -78,7 +78,11 @@ async fn the_published_browser_configuration_matches_our_pages() {
     let consent = crate::helpers::submit(&s.browser, &f).await;
     pages.push_str(&consent.text().await.expect("consent page"));
     let flow = s.happy_flow(&c, &req, ClientAuth::Basic).await;
-    let bad = with(s.request(&c), "redirect_uri", "https://127.0.0.1:8443/elsewhere");
+    let bad = with(
+        s.request(&c),
+        "redirect_uri",
+        "https://127.0.0.1:8443/elsewhere",
+    );
     let pairs: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     pages.push_str(&get(format!("{endpoint}?{}", crate::helpers::form(&pairs))).await);
     let logout = s.discovery["end_session_endpoint"]
@@ -87,7 +91,10 @@ async fn the_published_browser_configuration_matches_our_pages() {
         .to_owned();
     let q = crate::helpers::form(&[
         ("id_token_hint", &flow.id_token),
-        ("post_logout_redirect_uri", "https://127.0.0.1:8443/elsewhere"),
+        (
+            "post_logout_redirect_uri",
+            "https://127.0.0.1:8443/elsewhere",
+        ),
     ]);
     pages.push_str(&get(format!("{logout}?{q}")).await);
     let q = crate::helpers::form(&[("id_token_hint", "e30.e30.")]);
@@ -99,7 +106,10 @@ async fn the_published_browser_configuration_matches_our_pages() {
     pages.push_str(&done.text().await.expect("logged-out page"));
 
     for id in &ids {
-        assert!(pages.contains(&format!("id=\"{id}\"")), "no element id {id:?}");
+        assert!(
+            pages.contains(&format!("id=\"{id}\"")),
+            "no element id {id:?}"
+        );
     }
     for code in &codes {
         assert!(
