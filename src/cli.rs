@@ -454,7 +454,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         serde_json::json!({"sub": u.sub, "email": u.email, "name": u.name, "status": status, "created_at": u.created_at})
                     );
                 } else {
-                    println!("{}\t{}\t{}\t{}", u.sub, u.email, u.name, status);
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        u.sub,
+                        printable(&u.email),
+                        printable(&u.name),
+                        status
+                    );
                 }
             }
             Ok(())
@@ -523,10 +529,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|p| validate_phone_number(&p))
                 .transpose()?;
             let address = address.map(|a| parse_address(&a)).transpose()?;
-            if let Some(n) = &name
-                && n.trim().is_empty()
-            {
-                bail!("--name must not be empty");
+            if let Some(n) = &name {
+                check_display_name("--name", n)?;
             }
             let store = open_store(&cli.common).await?;
             let user = find_user(&store, &email).await?;
@@ -572,7 +576,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => {
                     for c in store.list_consents(&user.sub).await? {
-                        println!("{}\t{}\t{}", c.client_id, c.granted_at, c.scope);
+                        println!("{}\t{}\t{}", c.client_id, c.granted_at, printable(&c.scope));
                     }
                 }
             }
@@ -751,8 +755,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     } else {
                         "confidential"
                     },
-                    c.name,
-                    c.redirect_uris.join(" ")
+                    printable(&c.name),
+                    printable(&c.redirect_uris.join(" "))
                 );
             }
             Ok(())
@@ -893,12 +897,10 @@ pub async fn add_user(
     password: &str,
 ) -> anyhow::Result<String> {
     let email = email.trim();
-    if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+    if !is_email(email) {
         bail!("{email:?} is not an email address");
     }
-    if name.trim().is_empty() {
-        bail!("--name must not be empty");
-    }
+    check_display_name("--name", name)?;
     if password.chars().count() < 8 {
         bail!("the password must have at least 8 characters");
     }
@@ -958,9 +960,10 @@ fn read_import(path: &std::path::Path) -> anyhow::Result<Vec<ImportRow>> {
 
 async fn import_user(store: &Store, row: &ImportRow) -> anyhow::Result<()> {
     let email = row.email.trim();
-    if !email.contains('@') || email.chars().any(char::is_whitespace) {
+    if !is_email(email) {
         bail!("not an email address");
     }
+    check_display_name("name", &row.name)?;
     if !crate::password::is_supported_hash(&row.password_hash) {
         bail!("the password hash is neither bcrypt ($2a$/$2b$/$2y$) nor argon2 (PHC)");
     }
@@ -1051,9 +1054,7 @@ fn is_scope_token(s: &str) -> bool {
 /// Errors: a redirect URI that is not absolute or carries a fragment (RFC 6749 §3.1.2), a
 /// malformed scope, an unknown grant type, or client_credentials for a public client.
 pub fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    if r.name.trim().is_empty() {
-        bail!("--name must not be empty");
-    }
+    check_display_name("--name", &r.name)?;
     for uri in r.redirect_uris.iter().chain(&r.post_logout_redirect_uris) {
         let parsed = url::Url::parse(uri)
             .with_context(|| format!("redirect URI {uri:?} is not an absolute URI"))?;
@@ -1097,6 +1098,40 @@ pub fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<Stri
     Ok((scopes, grant_types))
 }
 
+/// Longest display name we keep, in characters: names travel in every ID token and page.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Checks a person's or client's display name: not blank, at most [`MAX_NAME_CHARS`]
+/// characters, no control characters (which would garble terminals and logs).
+///
+/// Errors: name the `flag` and what is wrong.
+pub fn check_display_name(flag: &str, name: &str) -> anyhow::Result<()> {
+    if name.trim().is_empty() {
+        bail!("{flag} must not be empty");
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        bail!("{flag} must have at most {MAX_NAME_CHARS} characters");
+    }
+    if name.chars().any(char::is_control) {
+        bail!("{flag} must not contain control characters");
+    }
+    Ok(())
+}
+
+/// A plausible email address: one `@`, no whitespace or control characters, at most 254 bytes.
+fn is_email(email: &str) -> bool {
+    email.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// `s` with control characters replaced, for tab-separated terminal output.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 /// Checks a `--phone-number` value: "" means remove (`None`); otherwise digits with an
 /// optional leading `+`, spaces, hyphens, parentheses and an `;ext=` suffix, at most 64
 /// characters (OIDC Core §5.1 recommends E.164).
@@ -1131,6 +1166,19 @@ pub fn parse_address(a: &str) -> anyhow::Result<Option<String>> {
         "postal_code",
         "country",
     ];
+    const MAX_MEMBER_CHARS: usize = 256;
+    // OIDC Core §5.1.1: `formatted` may span lines; nothing else is a control character.
+    let check = |k: &str, v: &str| -> anyhow::Result<()> {
+        if v.chars().count() > MAX_MEMBER_CHARS {
+            bail!("--address: {k} must have at most {MAX_MEMBER_CHARS} characters");
+        }
+        if v.chars()
+            .any(|c| c.is_control() && !(k == "formatted" && (c == '\n' || c == '\r')))
+        {
+            bail!("--address: {k} must not contain control characters");
+        }
+        Ok(())
+    };
     let a = a.trim();
     if a.is_empty() {
         return Ok(None);
@@ -1148,12 +1196,17 @@ pub fn parse_address(a: &str) -> anyhow::Result<Option<String>> {
                     MEMBERS.join(", ")
                 );
             }
-            if !v.is_string() {
-                bail!("--address: {k} must be a string");
+            match v.as_str() {
+                Some(text) => check(k, text)?,
+                None => bail!("--address: {k} must be a string"),
             }
+        }
+        if obj.is_empty() {
+            bail!("--address: the JSON object is empty");
         }
         v
     } else {
+        check("formatted", a)?;
         serde_json::json!({ "formatted": a })
     };
     Ok(Some(object.to_string()))
@@ -1314,5 +1367,46 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_checked_and_empty_means_remove() {
+        assert_eq!(
+            validate_phone_number(" +81 3-1234-5678;ext=9 ").expect("ok"),
+            Some("+81 3-1234-5678;ext=9".to_owned())
+        );
+        assert_eq!(validate_phone_number("").expect("ok"), None);
+        for bad in ["call me", "+", "<script>", &"1".repeat(65)] {
+            assert!(validate_phone_number(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses_are_a_formatted_line_or_the_address_members() {
+        assert_eq!(
+            parse_address("1-1 Chiyoda, Tokyo").expect("ok").as_deref(),
+            Some(r#"{"formatted":"1-1 Chiyoda, Tokyo"}"#)
+        );
+        let stored = parse_address(r#"{"locality":"Tokyo","country":"JP"}"#)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&stored).expect("json"),
+            serde_json::json!({"locality": "Tokyo", "country": "JP"})
+        );
+        assert_eq!(parse_address("  ").expect("ok"), None);
+        for bad in [
+            r#"{"planet":"Mars"}"#,
+            r#"{"locality":{"x":1}}"#,
+            r#"{"locality":"#,
+            r#"{"locality":"Tokyo"} trailing"#,
+        ] {
+            assert!(parse_address(bad).is_err(), "{bad}");
+        }
     }
 }

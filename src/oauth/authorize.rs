@@ -64,7 +64,8 @@ pub struct AuthorizationRequest {
     /// for one by one (space-delimited). Consent is remembered per scope.
     #[serde(default)]
     pub consent_scope: String,
-    /// The `sub` of a valid `id_token_hint` (OIDC Core §3.1.2.1).
+    /// The only user the client accepts: the `sub` of a valid `id_token_hint` (OIDC Core
+    /// §3.1.2.1), or the `sub` value of a `claims` request (§5.5.1).
     pub id_token_hint_sub: Option<String>,
 }
 
@@ -394,7 +395,7 @@ pub async fn validate(
             consent_scope.push(s);
         }
     }
-    let id_token_hint_sub = match params.get("id_token_hint") {
+    let hinted_sub = match params.get("id_token_hint") {
         None => None,
         Some(hint) => Some(hinted_subject(state, hint).ok_or_else(|| {
             fail(
@@ -402,6 +403,17 @@ pub async fn validate(
                 "id_token_hint is not an ID token we issued",
             )
         })?),
+    };
+    // OIDC Core §5.5.1: a sub value in the claims request binds the response to that user, as
+    // id_token_hint does; the two must agree.
+    let id_token_hint_sub = match (hinted_sub, requested_claims.sub_value.clone()) {
+        (Some(h), Some(v)) if h != v => {
+            return Err(fail(
+                E::InvalidRequest,
+                "the sub value in claims contradicts id_token_hint",
+            ));
+        }
+        (h, v) => h.or(v),
     };
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
@@ -449,6 +461,8 @@ pub fn scope_of_claim(claim: &str) -> Option<&'static str> {
 struct RequestedClaims {
     id_token: Vec<String>,
     userinfo: Vec<String>,
+    /// `{"id_token":{"sub":{"value":…}}}`: the only user the client accepts (§5.5.1).
+    sub_value: Option<String>,
 }
 
 impl RequestedClaims {
@@ -468,9 +482,19 @@ impl RequestedClaims {
                 Some(_) => None,
             }
         };
+        let sub_value = match obj.get("id_token").and_then(|m| m.get("sub")) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Object(sub)) => match sub.get("value") {
+                None => None,
+                Some(serde_json::Value::String(v)) => Some(v.clone()),
+                Some(_) => return None,
+            },
+            Some(_) => return None,
+        };
         Some(Self {
             id_token: names("id_token")?,
             userinfo: names("userinfo")?,
+            sub_value,
         })
     }
 }
@@ -601,7 +625,11 @@ pub async fn authorize_get(
 /// here would start a fresh session and overwrite the user's own — a logout without
 /// confirmation. The top-level GET that follows does carry the cookie.
 pub async fn authorize_post(State(state): State<AppState>, body: Bytes) -> Response {
-    let query = String::from_utf8_lossy(&body);
+    // The body travels on as the query, byte for byte: bytes that are not UTF-8 would have to
+    // be rewritten (changing `state`, say), so they are refused as GET refuses them.
+    let Ok(query) = std::str::from_utf8(&body) else {
+        return pages::error_page(Lang::En, PageError::InvalidRequest);
+    };
     let location = format!("{}?{}", state.issuer.endpoint("/authorize"), query.trim());
     match axum::http::HeaderValue::from_str(&location) {
         Ok(v) => (

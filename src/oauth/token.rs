@@ -314,6 +314,13 @@ fn grant_refresh_token<'a>(
         let presented = params
             .get("refresh_token")
             .ok_or_else(|| invalid_request("refresh_token is required"))?;
+        // Refresh tokens come only with offline_access (OIDC Core §11); a client whose
+        // registration no longer includes it keeps no offline access.
+        if !client.allows_scope("offline_access") {
+            return Err(invalid_grant(
+                "the client is no longer registered for offline_access",
+            ));
+        }
         let now = state.clock.now();
         let hash = sha256_hex(presented);
         let requested: Option<Vec<&str>> = params
@@ -358,17 +365,30 @@ fn grant_refresh_token<'a>(
                 ));
             }
         };
+        // The client's registration may have shrunk since the grant (`client update --scope`):
+        // what it may no longer have leaves this response and the rest of the grant.
+        let allowed = |s: &&str| !s.is_empty() && client.allows_scope(s);
+        let grant_scope = unique(row.scope.split(' ').filter(allowed));
         let scope = match requested {
-            Some(r) if !r.is_empty() => r.join(" "),
-            _ => row.scope.clone(),
+            Some(r) if !r.is_empty() => unique(r.into_iter().filter(allowed)),
+            _ => grant_scope.clone(),
         };
+        let claims_allowed = |names: &str| {
+            unique(names.split(' ').filter(|c| {
+                crate::oauth::authorize::scope_of_claim(c).is_some_and(|s| client.allows_scope(s))
+            }))
+        };
+        let (id_token_claims, userinfo_claims) = (
+            claims_allowed(&row.id_token_claims),
+            claims_allowed(&row.userinfo_claims),
+        );
         let user = grant_user(state, &row.sub).await?;
         let grant = UserGrant {
             user: &user,
-            id_token_claims: &row.id_token_claims,
-            userinfo_claims: &row.userinfo_claims,
+            id_token_claims: &id_token_claims,
+            userinfo_claims: &userinfo_claims,
             // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
-            scope: &row.scope,
+            scope: &grant_scope,
             auth_time: row.auth_time,
             grant_id: &row.family_id,
             code_hash: row.code_hash.as_deref(),
@@ -502,6 +522,17 @@ async fn grant_user(state: &AppState, sub: &str) -> Result<crate::store::User, T
         .await?
         .filter(|u| u.disabled == 0)
         .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))
+}
+
+/// `items` space-joined, each once, in first-seen order.
+fn unique<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out.join(" ")
 }
 
 fn has_scope(scope: &str, wanted: &str) -> bool {

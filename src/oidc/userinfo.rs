@@ -27,6 +27,8 @@ pub enum BearerError {
         /// One of our fixed sentences.
         description: &'static str,
     },
+    /// No token at all: RFC 6750 §3.1 says the challenge SHOULD then carry no error code.
+    Missing,
     /// The token could not be checked right now: 503 with `Retry-After`.
     Unavailable,
 }
@@ -51,6 +53,16 @@ impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let (code, description) = match self {
             Self::Bearer { code, description } => (code, description),
+            Self::Missing => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [
+                        (header::WWW_AUTHENTICATE, r#"Bearer realm="sekimori""#),
+                        (header::CACHE_CONTROL, "no-store"),
+                    ],
+                )
+                    .into_response();
+            }
             Self::Unavailable => {
                 let mut res = (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -107,7 +119,7 @@ fn bearer_from_header(headers: &HeaderMap) -> Result<Option<String>, BearerError
 pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match bearer_from_header(&headers) {
         Ok(Some(token)) => respond(&state, &token).await,
-        Ok(None) => BearerError::invalid_token("no access token provided").into_response(),
+        Ok(None) => BearerError::Missing.into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -134,6 +146,9 @@ pub async fn userinfo_post(
     if params.is_repeated("access_token") {
         return BearerError::invalid_request("access_token repeated").into_response();
     }
+    if params.first_malformed(&["access_token"]).is_some() {
+        return BearerError::invalid_request("access_token is not valid UTF-8").into_response();
+    }
     let from_body = params.get("access_token").map(str::to_owned);
     let token = match (from_header, from_body) {
         (Some(_), Some(_)) => {
@@ -142,9 +157,7 @@ pub async fn userinfo_post(
                 .into_response();
         }
         (Some(t), None) | (None, Some(t)) => t,
-        (None, None) => {
-            return BearerError::invalid_token("no access token provided").into_response();
-        }
+        (None, None) => return BearerError::Missing.into_response(),
     };
     respond(&state, &token).await
 }

@@ -59,13 +59,16 @@ pub async fn show_consent(
     let action = state.issuer.endpoint("/consent");
     // The client's own policy and terms, when it registered them (RFC 7591 §2).
     let client = state.client(&req.client_id).await.ok().flatten();
-    // Only an https logo without quotes or spaces can go into the CSP and the page.
+    // Only an https logo that is a single CSP source expression can go into the CSP and the
+    // page: the URL parser encodes spaces and quotes, and `;` or `,` would end the directive or
+    // the policy (CSP 3 §2.2), so such a logo is not shown.
     let logo = client
         .as_ref()
         .and_then(|c| c.logo_uri.as_deref())
         .and_then(|l| url::Url::parse(l).ok())
         .filter(|u| u.scheme() == "https")
-        .map(|u| u.to_string());
+        .map(|u| u.to_string())
+        .filter(|u| !u.contains([';', ',']));
     let page = ConsentPage {
         t: lang.texts(),
         action: &action,

@@ -183,7 +183,7 @@ pub async fn login_post(
             ErrorRedirect::for_request(
                 &req,
                 AuthorizeErrorCode::LoginRequired,
-                "a different user than the one in id_token_hint logged in",
+                "a different user than the one the request names (id_token_hint or the sub claim) logged in",
             )
             .into_response(state.issuer.as_str()),
         );

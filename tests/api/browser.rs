@@ -664,3 +664,107 @@ async fn logout_with_an_unknown_client_id_is_an_error_page() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(!res.text().await.expect("html").contains("<b>nope</b>"));
 }
+
+#[tokio::test]
+async fn a_sub_value_in_the_claims_request_binds_the_response_to_that_user() {
+    // OIDC Core §5.5.1: only a positive response for the user the sub value names.
+    let app = spawn_app().await;
+    app.authorize_and_login(&app.confidential, &[]).await;
+    let for_sub = |sub: &str| serde_json::json!({"id_token": {"sub": {"value": sub}}}).to_string();
+    let res = app
+        .get_authorize(
+            &app.confidential,
+            &[("prompt", "none"), ("claims", &for_sub("someone-else"))],
+        )
+        .await;
+    let (_, pairs) = location_params(&res);
+    assert_eq!(param(&pairs, "error"), Some("login_required"));
+    assert_eq!(param(&pairs, "code"), None);
+    let res = app
+        .get_authorize(
+            &app.confidential,
+            &[("prompt", "none"), ("claims", &for_sub(&app.user_sub))],
+        )
+        .await;
+    let (_, pairs) = location_params(&res);
+    assert!(param(&pairs, "code").is_some(), "{pairs:?}");
+    // Without prompt=none the login form is shown instead; a malformed value is refused.
+    let res = app
+        .get_authorize(&app.confidential, &[("claims", &for_sub("someone-else"))])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .get_authorize(
+            &app.confidential,
+            &[("claims", r#"{"id_token":{"sub":{"value":42}}}"#)],
+        )
+        .await;
+    let (_, pairs) = location_params(&res);
+    assert_eq!(param(&pairs, "error"), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn a_client_logo_is_shown_only_as_a_single_csp_source() {
+    let app = spawn_app().await;
+    let consent_for = |logo: &'static str| {
+        let app = &app;
+        async move {
+            let mut r =
+                ClientRegistration::new("Logo app", &["https://rp.example/cb".to_owned()], false);
+            r.logo_uri = Some(logo.to_owned());
+            let rp = register_with(&app.store, r).await;
+            let res = app.get_authorize(&rp, &[]).await;
+            let res = if res.status() == StatusCode::OK {
+                let html = res.text().await.expect("html");
+                if html.contains("name=\"password\"") {
+                    app.post_login(&html, USER_EMAIL, USER_PASSWORD).await
+                } else {
+                    return (String::new(), html);
+                }
+            } else {
+                res
+            };
+            let csp = res.headers()[CONTENT_SECURITY_POLICY]
+                .to_str()
+                .expect("ascii")
+                .to_owned();
+            (csp, res.text().await.expect("html"))
+        }
+    };
+    let (csp, html) = consent_for("https://rp.example/logo.png").await;
+    assert!(
+        csp.contains("img-src 'self' https://rp.example/logo.png;"),
+        "{csp}"
+    );
+    assert!(
+        html.contains("src=\"https://rp.example/logo.png\""),
+        "{html}"
+    );
+    // `;` would end the directive and smuggle in others (sandbox, an empty form-action).
+    let (csp, html) = consent_for("https://evil.example/l.png;sandbox;form-action").await;
+    assert!(!csp.contains("evil") && !csp.contains("sandbox"), "{csp}");
+    assert!(!html.contains("evil.example"), "{html}");
+}
+
+#[tokio::test]
+async fn a_form_post_authorization_request_that_is_not_utf8_is_refused() {
+    let app = spawn_app().await;
+    let mut body = app
+        .authorize_url(&app.confidential, &[])
+        .split_once('?')
+        .expect("query")
+        .1
+        .as_bytes()
+        .to_vec();
+    body.extend_from_slice(b"&state=\xff\xfe");
+    let res = app
+        .browser
+        .post(app.url("/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("POST /authorize");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get(LOCATION).is_none());
+}

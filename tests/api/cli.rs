@@ -257,3 +257,40 @@ fn config_errors_name_the_key() {
         );
     }
 }
+
+#[tokio::test]
+async fn names_with_control_characters_are_refused_and_never_printed_raw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fresh_database_url(dir.path()).await;
+    let out = sekimori(&db, dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Evil\u{1b}]0;owned\u{7}\u{1b}[2J",
+            "--redirect-uri",
+            "https://app.example/cb",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("control characters"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "the error does not echo the escape: {err:?}"
+    );
+    let long = "x".repeat(201);
+    let out = sekimori(&db, dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            &long,
+            "--redirect-uri",
+            "https://a.example/cb",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+}

@@ -646,3 +646,57 @@ async fn refresh_tokens_expire_when_idle_and_at_the_absolute_lifetime() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json(res).await["error"], "invalid_grant");
 }
+
+/// `sekimori client update CLIENT_ID --scope SCOPE` against the test's database; the server
+/// then forgets its cached copy (otherwise it would see the change within 10 s).
+async fn set_client_scope(app: &TestApp, scope: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sekimori"))
+        .args([
+            "client",
+            "update",
+            &app.confidential.client_id,
+            "--scope",
+            scope,
+        ])
+        .env("DATABASE_URL", &app.database_url)
+        .env("SEKIMORI_KEYS_DIR", app.keys_dir.path())
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.state.forget_client(&app.confidential.client_id).await;
+}
+
+#[tokio::test]
+async fn a_refresh_keeps_only_what_the_client_is_still_registered_for() {
+    let app = spawn_app().await;
+    let tokens = offline_tokens(&app).await;
+    let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    // The operator takes profile away from the client.
+    set_client_scope(&app, "openid email offline_access").await;
+    let res = refresh(&app, &rt).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = json(res).await;
+    assert_eq!(body["scope"], "openid offline_access");
+    let at = body["access_token"].as_str().expect("at");
+    let info: Value = json(
+        app.rp
+            .get(app.url("/userinfo"))
+            .bearer_auth(at)
+            .send()
+            .await
+            .expect("userinfo"),
+    )
+    .await;
+    assert!(info.get("name").is_none(), "profile is no longer released");
+
+    // Without offline_access in its registration, the client keeps no offline access.
+    set_client_scope(&app, "openid").await;
+    let rt = body["refresh_token"].as_str().expect("rt");
+    let res = refresh(&app, rt).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(res).await["error"], "invalid_grant");
+}
