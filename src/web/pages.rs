@@ -31,6 +31,8 @@ pub enum PageError {
     UnregisteredPostLogoutRedirectUri,
     /// `/logout`: the id_token_hint is not an ID token we issued (RP-Initiated Logout 1.0 §2).
     InvalidIdTokenHint,
+    /// The request body is larger than any form of ours (413).
+    TooLarge,
 }
 
 impl PageError {
@@ -38,6 +40,7 @@ impl PageError {
         match self {
             Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -56,6 +59,7 @@ impl PageError {
             Self::Unavailable => "temporarily_unavailable",
             Self::UnregisteredPostLogoutRedirectUri => "unregistered_post_logout_redirect_uri",
             Self::InvalidIdTokenHint => "invalid_id_token_hint",
+            Self::TooLarge => "request_too_large",
         }
     }
 
@@ -106,6 +110,8 @@ impl PageError {
             (Self::UnregisteredPostLogoutRedirectUri, Lang::Ja) => {
                 "ログアウト後の戻り先 (post_logout_redirect_uri) がこのアプリケーションに登録されていないため、移動しません。ログアウトはしていません。"
             }
+            (Self::TooLarge, Lang::En) => "The request is too large.",
+            (Self::TooLarge, Lang::Ja) => "要求が大きすぎます。",
             (Self::InvalidIdTokenHint, Lang::En) => {
                 "The sign-out request names a session we cannot verify (id_token_hint is not valid). You are still signed in."
             }

@@ -556,3 +556,38 @@ async fn each_token_exp_is_computed_at_its_own_issue_time() {
     assert!(exp(&t2, "access_token") - exp(&t1, "access_token") >= 2);
     assert!(exp(&t2, "id_token") - exp(&t1, "id_token") >= 2);
 }
+
+#[tokio::test]
+async fn an_oversized_body_gets_each_endpoints_own_error() {
+    let app = spawn_app().await;
+    let big = format!(
+        "grant_type=authorization_code&pad={}",
+        "x".repeat(70 * 1024)
+    );
+    let post = |path: &str| {
+        app.rp
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big.clone())
+            .send()
+    };
+    for path in ["/token", "/revoke", "/introspect", "/userinfo"] {
+        let res = post(path).await.expect("POST");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        let challenge = res
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let body: Value = res.json().await.expect("JSON error");
+        assert_eq!(body["error"], "invalid_request", "{path}");
+        if path == "/userinfo" {
+            assert!(challenge.is_some_and(|c| c.contains("invalid_request")));
+        }
+    }
+    for path in ["/login", "/consent", "/logout", "/authorize"] {
+        let res = post(path).await.expect("POST");
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let html = res.text().await.expect("html");
+        assert!(html.contains(">request_too_large<"), "{path}: {html}");
+    }
+}
