@@ -451,7 +451,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 if json {
                     println!(
                         "{}",
-                        serde_json::json!({"sub": u.sub, "email": u.email, "name": u.name, "status": status, "created_at": u.created_at})
+                        serde_json::json!({
+                            "sub": u.sub, "email": u.email, "name": u.name, "status": status,
+                            "email_verified": u.email_verified != 0,
+                            "phone_number": u.phone_number,
+                            "phone_number_verified": u.phone_number_verified != 0,
+                            "address": u.address.as_deref()
+                                .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
+                            "created_at": u.created_at, "updated_at": u.updated_at,
+                        })
                     );
                 } else {
                     println!(
@@ -525,6 +533,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             phone_number_verified,
             address,
         }) => {
+            if name.is_none()
+                && email_verified.is_none()
+                && phone_number.is_none()
+                && phone_number_verified.is_none()
+                && address.is_none()
+            {
+                bail!(
+                    "nothing to change: give --name, --email-verified, --phone-number, \
+                     --phone-number-verified or --address"
+                );
+            }
             let phone_number = phone_number
                 .map(|p| validate_phone_number(&p))
                 .transpose()?;

@@ -208,6 +208,18 @@ fn create_sqlite_parent(database_url: &str) -> Result<()> {
             ))
         })?;
     }
+    // The database holds password and secret hashes: a new file is readable by its owner only
+    // (SQLite gives its -wal and -shm files the same mode). An empty file is an empty database.
+    #[cfg(unix)]
+    if database_url.contains("mode=rwc") && !Path::new(path).exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::BadUrl(format!("cannot create the database {path}: {e}")))?;
+    }
     Ok(())
 }
 

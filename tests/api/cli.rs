@@ -294,3 +294,72 @@ async fn names_with_control_characters_are_refused_and_never_printed_raw() {
         .expect("run");
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn user_update_needs_a_change_and_user_list_json_shows_the_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fresh_database_url(dir.path()).await;
+    let mut child = sekimori(&db, dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "Bo@Example.com",
+            "--name",
+            "Bo",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a long enough password\n")
+        .expect("write");
+    assert!(child.wait().expect("wait").success());
+    if db.starts_with("sqlite:") {
+        // Password and secret hashes live here: owner-only, like the keys.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("sekimori.db"))
+            .expect("database file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+
+    let out = sekimori(&db, dir.path())
+        .args(["user", "update", "bo@example.com"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
+
+    let out = sekimori(&db, dir.path())
+        .args([
+            "user",
+            "update",
+            "bo@example.com",
+            "--phone-number",
+            "+1 555 0100",
+            "--address",
+            "1 Main St, Springfield",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sekimori(&db, dir.path())
+        .args(["user", "list", "--json"])
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(v["phone_number"], "+1 555 0100");
+    assert_eq!(v["address"]["formatted"], "1 Main St, Springfield");
+    assert_eq!(v["email_verified"], false);
+}
