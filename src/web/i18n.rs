@@ -152,6 +152,12 @@ pub struct Texts {
     pub logout_button: &'static str,
     /// Shown after logout.
     pub logged_out: &'static str,
+    /// Logout confirmation: before the name of the client that sent the person.
+    pub logout_requested_by: &'static str,
+    /// Logout confirmation: the button that keeps the session.
+    pub stay_signed_in: &'static str,
+    /// Shown when the person chose to stay signed in.
+    pub still_signed_in: &'static str,
     /// Link to the client's privacy policy.
     pub privacy_policy: &'static str,
     /// Link to the client's terms of service.
@@ -180,6 +186,9 @@ static EN: Texts = Texts {
     logout_question: "Sign out of Sekimori on this device?",
     logout_button: "Sign out",
     logged_out: "You are signed out.",
+    logout_requested_by: "Requested by",
+    stay_signed_in: "Stay signed in",
+    still_signed_in: "You are still signed in.",
     privacy_policy: "Privacy policy",
     terms: "Terms of service",
 };
@@ -206,6 +215,9 @@ static JA: Texts = Texts {
     logout_question: "この端末で関守からログアウトしますか？",
     logout_button: "ログアウト",
     logged_out: "ログアウトしました。",
+    logout_requested_by: "要求元:",
+    stay_signed_in: "ログインしたままにする",
+    still_signed_in: "ログインしたままです。",
     privacy_policy: "プライバシーポリシー",
     terms: "利用規約",
 };

@@ -27,6 +27,9 @@ use crate::oauth::response::{ResponseMode, deliver, see_other};
 struct LogoutPage<'a> {
     t: &'a Texts,
     confirm: bool,
+    /// The person chose to stay signed in.
+    stayed: bool,
+    client_name: Option<&'a str>,
     action: &'a str,
     csrf_token: &'a str,
     ui_locales: &'a str,
@@ -51,6 +54,8 @@ struct LogoutRequest {
     hinted_sub: Option<String>,
     /// The client, from the hint's `aud` or `client_id`.
     client_id: Option<String>,
+    /// Its display name for the confirmation page, when an id_token_hint vouches for it.
+    client_name: Option<String>,
     /// A post_logout_redirect_uri registered for that client, if one was asked for.
     redirect: Option<String>,
     state: Option<String>,
@@ -112,8 +117,11 @@ async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageE
         }
         (Some(_), Some(_)) => return Err(PageError::UnregisteredPostLogoutRedirectUri),
     };
+    let vouched = hinted_sub.is_some();
     Ok(LogoutRequest {
         hinted_sub,
+        // Named only when a valid hint proves it: a bare client_id could come from anyone.
+        client_name: client.as_ref().filter(|_| vouched).map(|c| c.name.clone()),
         client_id,
         redirect,
         state: params.get("state").map(str::to_owned),
@@ -155,9 +163,16 @@ async fn logout(
         Err(e) => return error_page(lang, e),
     };
     let current = session::sso(session).await;
-    let confirmed = is_post
-        && params.get("confirm") == Some("yes")
-        && session::csrf_ok(session, params.get("csrf_token")).await;
+    let answer = if is_post && session::csrf_ok(session, params.get("csrf_token")).await {
+        params.get("confirm")
+    } else {
+        None
+    };
+    if current.is_some() && answer == Some("no") {
+        // The person keeps the session; the RP is not told (§2 leaves the choice to them).
+        return render(state, lang, None, &req, Shown::StillSignedIn);
+    }
+    let confirmed = answer == Some("yes");
     // A valid hint for this browser's user (or for nobody logged in) needs no confirmation.
     let hint_matches = req
         .hinted_sub
@@ -179,8 +194,16 @@ async fn logout(
             ResponseMode::Query,
             &[("state", req.state.as_deref())],
         )),
-        None => render(state, lang, None, &req, false),
+        None => render(state, lang, None, &req, Shown::LoggedOut),
     }
+}
+
+/// Which logout page to show.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    Confirm,
+    LoggedOut,
+    StillSignedIn,
 }
 
 async fn confirmation_page(
@@ -190,7 +213,7 @@ async fn confirmation_page(
     req: &LogoutRequest,
 ) -> Response {
     match session::csrf_token(session).await {
-        Ok(csrf) => render(state, lang, Some(&csrf), req, true),
+        Ok(csrf) => render(state, lang, Some(&csrf), req, Shown::Confirm),
         Err(_) => error_page(lang, PageError::Unavailable),
     }
 }
@@ -200,12 +223,14 @@ fn render(
     lang: Lang,
     csrf: Option<&str>,
     req: &LogoutRequest,
-    confirm: bool,
+    shown: Shown,
 ) -> Response {
     let action = state.issuer.endpoint("/logout");
     let page = LogoutPage {
         t: lang.texts(),
-        confirm,
+        confirm: shown == Shown::Confirm,
+        stayed: shown == Shown::StillSignedIn,
+        client_name: req.client_name.as_deref(),
         action: &action,
         csrf_token: csrf.unwrap_or_default(),
         ui_locales: lang.tag(),

@@ -485,6 +485,20 @@ async fn logout_without_hint_asks_for_confirmation_protected_by_csrf() {
         StatusCode::FOUND,
         "still logged in"
     );
+    // "Stay signed in" keeps the session and says so.
+    let stay = crate::helpers::submit(&app.browser, &f.clone_with("confirm", "no")).await;
+    assert_eq!(stay.status(), StatusCode::OK);
+    assert!(
+        stay.text()
+            .await
+            .expect("html")
+            .contains("id=\"still-signed-in\"")
+    );
+    assert_eq!(
+        app.get_authorize(&app.confidential, &[]).await.status(),
+        StatusCode::FOUND,
+        "still logged in after choosing to stay"
+    );
     // Confirming logs out.
     let f = f.with("confirm", "yes");
     let res = crate::helpers::submit(&app.browser, &f).await;

@@ -327,6 +327,15 @@ impl LoginForm {
         s.finish()
     }
 
+    /// A copy with `name` set to `value`.
+    pub fn clone_with(&self, name: &str, value: &str) -> Self {
+        Self {
+            action: self.action.clone(),
+            fields: self.fields.clone(),
+        }
+        .with(name, value)
+    }
+
     pub fn with(mut self, name: &str, value: &str) -> Self {
         self.fields.retain(|(n, _)| n != name);
         self.fields.push((name.to_owned(), value.to_owned()));
