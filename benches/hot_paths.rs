@@ -22,7 +22,6 @@ fn access_input(alg: Alg) -> AccessTokenInput<'static> {
         client_id: "client-123",
         sub: "user-456",
         scope: "openid profile email",
-        userinfo_claims: "",
         auth_time: Some(1_700_000_000),
         grant_id: Some("grant-789"),
         now: 1_700_000_000,

@@ -21,10 +21,6 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     /// Granted scopes, space-delimited.
     pub scope: String,
-    /// Claims the user allowed one by one at userinfo beyond `scope` (OIDC Core §5.5 `claims`
-    /// request), space-delimited; a private claim only we read.
-    #[serde(skip_serializing_if = "String::is_empty", default)]
-    pub userinfo_claims: String,
     /// Issued at.
     pub iat: i64,
     /// Expires at, computed from `iat` for this token.
@@ -51,8 +47,6 @@ pub struct AccessTokenInput<'a> {
     pub sub: &'a str,
     /// Scopes, space-delimited.
     pub scope: &'a str,
-    /// Claims released at userinfo beyond `scope`, space-delimited (may be empty).
-    pub userinfo_claims: &'a str,
     /// When the user authenticated (none for client credentials).
     pub auth_time: Option<i64>,
     /// The grant it belongs to (none for client credentials).
@@ -78,7 +72,6 @@ pub fn mint(
         aud: input.issuer.to_owned(),
         client_id: input.client_id.to_owned(),
         scope: input.scope.to_owned(),
-        userinfo_claims: input.userinfo_claims.to_owned(),
         iat: input.now,
         exp: input.now.saturating_add(input.ttl_secs),
         jti: random_token(16).map_err(|_| Error::Sign)?,

@@ -53,32 +53,12 @@ pub struct AuthorizationRequest {
     pub response_mode: ResponseMode,
     /// A first-party client skips the consent page.
     pub first_party: bool,
-    /// Claims the `claims` parameter asked for in the ID token (space-delimited, OIDC Core
-    /// §5.5): known claims of scopes the client may be granted.
+    /// Claims the `claims` parameter asked for in the ID token, allowed by the granted scopes
+    /// (space-delimited, OIDC Core §5.5).
     pub id_token_claims: String,
-    /// Claims the `claims` parameter asked for at userinfo that the granted scopes do not
-    /// already release (space-delimited, OIDC Core §5.5).
-    #[serde(default)]
-    pub userinfo_claims: String,
-    /// What the person is asked to allow: the granted scopes plus the scopes of claims asked
-    /// for one by one (space-delimited). Consent is remembered per scope.
-    #[serde(default)]
-    pub consent_scope: String,
     /// The only user the client accepts: the `sub` of a valid `id_token_hint` (OIDC Core
     /// §3.1.2.1), or the `sub` value of a `claims` request (§5.5.1).
     pub id_token_hint_sub: Option<String>,
-}
-
-impl AuthorizationRequest {
-    /// The scopes the person allows: [`Self::consent_scope`], or the granted scopes for a
-    /// request stored before that field existed.
-    pub fn consent_scope(&self) -> &str {
-        if self.consent_scope.is_empty() {
-            &self.scope
-        } else {
-            &self.consent_scope
-        }
-    }
 }
 
 /// An error to send back to the client at its redirect_uri.
@@ -370,31 +350,13 @@ pub async fn validate(
     }
     let requested_claims = match params.get("claims") {
         None => RequestedClaims::default(),
-        Some(raw) => RequestedClaims::parse(raw, |s| client.allows_scope(s)).ok_or_else(|| {
+        Some(raw) => RequestedClaims::parse(raw, &granted).ok_or_else(|| {
             fail(
                 E::InvalidRequest,
                 "claims must be a JSON object (OIDC Core §5.5)",
             )
         })?,
     };
-    let userinfo_claims: Vec<&str> = requested_claims
-        .userinfo
-        .iter()
-        .map(String::as_str)
-        .filter(|c| scope_of_claim(c).is_some_and(|s| !granted.contains(&s)))
-        .collect();
-    let mut consent_scope = granted.clone();
-    for c in requested_claims
-        .id_token
-        .iter()
-        .chain(&requested_claims.userinfo)
-    {
-        if let Some(s) = scope_of_claim(c)
-            && !consent_scope.contains(&s)
-        {
-            consent_scope.push(s);
-        }
-    }
     let hinted_sub = match params.get("id_token_hint") {
         None => None,
         Some(hint) => Some(hinted_subject(state, hint).ok_or_else(|| {
@@ -430,13 +392,12 @@ pub async fn validate(
         response_mode,
         first_party: client.first_party,
         id_token_claims: requested_claims.id_token.join(" "),
-        userinfo_claims: userinfo_claims.join(" "),
-        consent_scope: consent_scope.join(" "),
         id_token_hint_sub,
     })
 }
 
-/// Claims the scopes release (OIDC Core §5.4).
+/// Claims the scopes release (OIDC Core §5.4): a `claims` request can place them in the ID
+/// token, never reach beyond them.
 pub fn claims_of_scope(scope: &str) -> &'static [&'static str] {
     match scope {
         "profile" => &["name", "preferred_username", "updated_at"],
@@ -454,20 +415,21 @@ pub fn scope_of_claim(claim: &str) -> Option<&'static str> {
         .find(|s| claims_of_scope(s).contains(&claim))
 }
 
-/// The claims a `claims` request parameter names (OIDC Core §5.5): known claims of scopes the
-/// client may be granted, per member. Values (`essential`, `value`, `values`) only ask; the
-/// person's consent and their data decide what is released.
+/// What a `claims` request parameter asks for (OIDC Core §5.5). The granted scopes bound what
+/// is released: the `id_token` member can move claims of those scopes into the ID token, and
+/// the `userinfo` member adds nothing the scopes do not already release there. Values
+/// (`essential`, `value`, `values`) only ask.
 #[derive(Debug, Default)]
 struct RequestedClaims {
+    /// Names in the `id_token` member that the granted scopes allow.
     id_token: Vec<String>,
-    userinfo: Vec<String>,
     /// `{"id_token":{"sub":{"value":…}}}`: the only user the client accepts (§5.5.1).
     sub_value: Option<String>,
 }
 
 impl RequestedClaims {
     /// `None` when `raw` is not a JSON object whose members are objects.
-    fn parse(raw: &str, client_may_have: impl Fn(&str) -> bool) -> Option<Self> {
+    fn parse(raw: &str, granted: &[&str]) -> Option<Self> {
         let value: serde_json::Value = serde_json::from_str(raw).ok()?;
         let obj = value.as_object()?;
         let names = |member: &str| -> Option<Vec<String>> {
@@ -475,7 +437,7 @@ impl RequestedClaims {
                 None | Some(serde_json::Value::Null) => Some(Vec::new()),
                 Some(serde_json::Value::Object(m)) => Some(
                     m.keys()
-                        .filter(|k| scope_of_claim(k).is_some_and(&client_may_have))
+                        .filter(|k| scope_of_claim(k).is_some_and(|s| granted.contains(&s)))
                         .cloned()
                         .collect(),
                 ),
@@ -491,9 +453,9 @@ impl RequestedClaims {
             },
             Some(_) => return None,
         };
+        names("userinfo")?;
         Some(Self {
             id_token: names("id_token")?,
-            userinfo: names("userinfo")?,
             sub_value,
         })
     }
@@ -547,7 +509,6 @@ pub async fn issue_code(
             nonce: req.nonce.as_deref(),
             code_challenge: req.code_challenge.as_deref(),
             id_token_claims: &req.id_token_claims,
-            userinfo_claims: &req.userinfo_claims,
             auth_time,
             now,
             expires_at: now.saturating_add(state.lifetimes.code_secs),
@@ -593,7 +554,7 @@ pub async fn continue_as(
     let forced = req.prompt.iter().any(|p| p == "consent");
     let covered = consent.is_some_and(|c| {
         let allowed: Vec<&str> = c.scope.split(' ').collect();
-        req.consent_scope().split(' ').all(|s| allowed.contains(&s))
+        req.scope.split(' ').all(|s| allowed.contains(&s))
     });
     if covered && !forced {
         return issue_code(state, &req, &sso.sub, sso.auth_time).await;

@@ -235,7 +235,6 @@ fn grant_authorization_code<'a>(
         let grant = UserGrant {
             user: &user,
             id_token_claims: &row.id_token_claims,
-            userinfo_claims: &row.userinfo_claims,
             scope: &row.scope,
             auth_time: row.auth_time,
             grant_id: &grant_id,
@@ -378,15 +377,11 @@ fn grant_refresh_token<'a>(
                 crate::oauth::authorize::scope_of_claim(c).is_some_and(|s| client.allows_scope(s))
             }))
         };
-        let (id_token_claims, userinfo_claims) = (
-            claims_allowed(&row.id_token_claims),
-            claims_allowed(&row.userinfo_claims),
-        );
+        let id_token_claims = claims_allowed(&row.id_token_claims);
         let user = grant_user(state, &row.sub).await?;
         let grant = UserGrant {
             user: &user,
             id_token_claims: &id_token_claims,
-            userinfo_claims: &userinfo_claims,
             // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
             scope: &grant_scope,
             auth_time: row.auth_time,
@@ -440,7 +435,6 @@ fn grant_client_credentials<'a>(
                 client_id: &client.client_id,
                 sub: &client.client_id,
                 scope: &scope,
-                userinfo_claims: "",
                 auth_time: None,
                 grant_id: None,
                 now,
@@ -504,7 +498,6 @@ fn grant_password<'a>(
         let grant = UserGrant {
             user: &user,
             id_token_claims: "",
-            userinfo_claims: "",
             scope: &scope,
             auth_time: now,
             grant_id: &grant_id,
@@ -544,8 +537,6 @@ struct UserGrant<'a> {
     user: &'a crate::store::User,
     /// Claims asked for in ID tokens (OIDC Core §5.5), space-delimited.
     id_token_claims: &'a str,
-    /// Claims asked for one by one at userinfo beyond `scope` (OIDC Core §5.5), space-delimited.
-    userinfo_claims: &'a str,
     /// The scope of the grant (and of its refresh tokens).
     scope: &'a str,
     auth_time: i64,
@@ -573,7 +564,6 @@ async fn issue_refresh_token(
             sub: &grant.user.sub,
             scope: grant.scope,
             id_token_claims: grant.id_token_claims,
-            userinfo_claims: grant.userinfo_claims,
             auth_time: grant.auth_time,
             now,
             expires_at: now.saturating_add(state.lifetimes.refresh_token_idle_secs),
@@ -603,7 +593,6 @@ fn issue_tokens(
             client_id: &client.client_id,
             sub: &grant.user.sub,
             scope,
-            userinfo_claims: grant.userinfo_claims,
             auth_time: Some(grant.auth_time),
             grant_id: Some(grant.grant_id),
             now,
@@ -626,16 +615,13 @@ fn issue_tokens(
                     now,
                     ttl_secs: state.lifetimes.id_token_secs,
                     alg: client.id_token_alg,
-                    // Requested claims: those of a scope within *this* response (a narrowed
-                    // refresh releases less), and those consented one by one, outside the
-                    // grant's scopes.
+                    // Requested claims, within the scope of *this* response (a narrowed refresh
+                    // releases less).
                     extra: crate::oidc::userinfo::user_claims(
                         grant.user,
                         grant.id_token_claims.split(' ').filter(|c| {
-                            match crate::oauth::authorize::scope_of_claim(c) {
-                                Some(s) => has_scope(scope, s) || !has_scope(grant.scope, s),
-                                None => false,
-                            }
+                            crate::oauth::authorize::scope_of_claim(c)
+                                .is_some_and(|s| has_scope(scope, s))
                         }),
                     ),
                 },

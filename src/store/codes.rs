@@ -21,8 +21,6 @@ pub struct AuthorizationCodeRow {
     pub code_challenge: Option<String>,
     /// Claims requested for the ID token (space-delimited names, OIDC Core §5.5).
     pub id_token_claims: String,
-    /// Claims requested one by one for userinfo beyond the granted scopes (OIDC Core §5.5).
-    pub userinfo_claims: String,
     /// When the user authenticated (Unix seconds).
     pub auth_time: i64,
     /// Unix seconds.
@@ -54,8 +52,6 @@ pub struct NewAuthorizationCode<'a> {
     pub code_challenge: Option<&'a str>,
     /// Claims requested for the ID token, space-delimited.
     pub id_token_claims: &'a str,
-    /// Claims requested for userinfo beyond the granted scopes, space-delimited.
-    pub userinfo_claims: &'a str,
     /// Unix seconds.
     pub auth_time: i64,
     /// Unix seconds.
@@ -87,8 +83,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO authorization_codes \
              (code_hash, client_id, sub, redirect_uri, scope, nonce, code_challenge, auth_time, \
-              expires_at, created_at, id_token_claims, userinfo_claims) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+              expires_at, created_at, id_token_claims) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(c.code_hash)
         .bind(c.client_id)
@@ -101,7 +97,6 @@ impl Store {
         .bind(c.expires_at)
         .bind(c.now)
         .bind(c.id_token_claims)
-        .bind(c.userinfo_claims)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -20,8 +20,6 @@ pub struct RefreshTokenRow {
     pub scope: String,
     /// Claims requested for ID tokens, space-delimited.
     pub id_token_claims: String,
-    /// Claims requested for userinfo beyond the granted scopes, space-delimited.
-    pub userinfo_claims: String,
     /// When the user authenticated (Unix seconds), kept for refreshed ID tokens (OIDC Core §12.2).
     pub auth_time: i64,
     /// Unix seconds.
@@ -53,8 +51,6 @@ pub struct NewRefreshToken<'a> {
     pub scope: &'a str,
     /// Claims requested for ID tokens, space-delimited.
     pub id_token_claims: &'a str,
-    /// Claims requested for userinfo beyond the granted scopes, space-delimited.
-    pub userinfo_claims: &'a str,
     /// Unix seconds.
     pub auth_time: i64,
     /// Unix seconds.
@@ -83,8 +79,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO refresh_tokens \
              (token_hash, family_id, code_hash, client_id, sub, scope, auth_time, expires_at, \
-              family_expires_at, created_at, id_token_claims, userinfo_claims) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+              family_expires_at, created_at, id_token_claims) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(t.token_hash)
         .bind(t.family_id)
@@ -97,7 +93,6 @@ impl Store {
         .bind(t.family_expires_at)
         .bind(t.now)
         .bind(t.id_token_claims)
-        .bind(t.userinfo_claims)
         .execute(self.pool())
         .await?;
         Ok(())

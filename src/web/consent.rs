@@ -74,7 +74,7 @@ pub async fn show_consent(
         action: &action,
         client_name: &req.client_name,
         scopes: req
-            .consent_scope()
+            .scope
             .split(' ')
             .map(|s| lang.scope_description(s))
             .collect(),
@@ -137,7 +137,7 @@ pub async fn consent_post(
                 Err(_) => return error_page(lang, PageError::Unavailable),
             };
             let mut scopes: Vec<&str> = earlier.split(' ').filter(|s| !s.is_empty()).collect();
-            for s in req.consent_scope().split(' ') {
+            for s in req.scope.split(' ') {
                 if !scopes.contains(&s) {
                     scopes.push(s);
                 }

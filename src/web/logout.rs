@@ -30,6 +30,8 @@ struct LogoutPage<'a> {
     /// The person chose to stay signed in.
     stayed: bool,
     client_name: Option<&'a str>,
+    /// Why the browser is not sent back, with its stable code.
+    notice: Option<(&'static str, &'static str)>,
     action: &'a str,
     csrf_token: &'a str,
     ui_locales: &'a str,
@@ -58,6 +60,9 @@ struct LogoutRequest {
     client_name: Option<String>,
     /// A post_logout_redirect_uri registered for that client, if one was asked for.
     redirect: Option<String>,
+    /// A post_logout_redirect_uri was asked for that the client did not register: the person
+    /// is told why they stay here.
+    unregistered_redirect: bool,
     state: Option<String>,
 }
 
@@ -107,16 +112,16 @@ async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageE
         None => None,
     };
     // §3: exact match with a value registered for that client, else no redirect. When the
-    // client is known the mismatch is its developer's mistake, shown as such (and nobody is
-    // logged out by a request we refuse); with no client to check against, the person is asked
-    // and stays on our pages.
-    let redirect = match (params.get("post_logout_redirect_uri"), &client) {
-        (None, _) | (Some(_), None) => None,
-        (Some(uri), Some(c)) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
-            Some(uri.to_owned())
-        }
-        (Some(_), Some(_)) => return Err(PageError::UnregisteredPostLogoutRedirectUri),
-    };
+    // client is known, the mismatch is its developer's mistake and the page says so.
+    let asked = params.get("post_logout_redirect_uri");
+    let redirect = asked
+        .filter(|uri| {
+            client
+                .as_ref()
+                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri))
+        })
+        .map(str::to_owned);
+    let unregistered_redirect = asked.is_some() && redirect.is_none() && client.is_some();
     let vouched = hinted_sub.is_some();
     Ok(LogoutRequest {
         hinted_sub,
@@ -124,6 +129,7 @@ async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageE
         client_name: client.as_ref().filter(|_| vouched).map(|c| c.name.clone()),
         client_id,
         redirect,
+        unregistered_redirect,
         state: params.get("state").map(str::to_owned),
     })
 }
@@ -231,6 +237,10 @@ fn render(
         confirm: shown == Shown::Confirm,
         stayed: shown == Shown::StillSignedIn,
         client_name: req.client_name.as_deref(),
+        notice: req.unregistered_redirect.then(|| {
+            let e = PageError::UnregisteredPostLogoutRedirectUri;
+            (e.message(lang), e.code())
+        }),
         action: &action,
         csrf_token: csrf.unwrap_or_default(),
         ui_locales: lang.tag(),

@@ -27,7 +27,7 @@ pub enum PageError {
     /// The database is unreachable.
     Unavailable,
     /// `/logout`: post_logout_redirect_uri is not registered for the client (RP-Initiated
-    /// Logout 1.0 §3: do not redirect).
+    /// Logout 1.0 §3: do not redirect). A notice on the logout pages, not an error page.
     UnregisteredPostLogoutRedirectUri,
     /// `/logout`: the id_token_hint is not an ID token we issued (RP-Initiated Logout 1.0 §2).
     InvalidIdTokenHint,
@@ -105,10 +105,10 @@ impl PageError {
             (Self::Unavailable, Lang::En) => "The sign-in service is temporarily unavailable.",
             (Self::Unavailable, Lang::Ja) => "ログインサービスは一時的に利用できません。",
             (Self::UnregisteredPostLogoutRedirectUri, Lang::En) => {
-                "The address to return to after signing out (post_logout_redirect_uri) is not registered for this application, so we will not send you there. You are still signed in."
+                "The address to return to after signing out (post_logout_redirect_uri) is not registered for this application, so you stay on this page."
             }
             (Self::UnregisteredPostLogoutRedirectUri, Lang::Ja) => {
-                "ログアウト後の戻り先 (post_logout_redirect_uri) がこのアプリケーションに登録されていないため、移動しません。ログアウトはしていません。"
+                "ログアウト後の戻り先 (post_logout_redirect_uri) がこのアプリケーションに登録されていないため、このページに留まります。"
             }
             (Self::TooLarge, Lang::En) => "The request is too large.",
             (Self::TooLarge, Lang::Ja) => "要求が大きすぎます。",
