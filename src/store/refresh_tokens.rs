@@ -200,6 +200,19 @@ impl Store {
         Ok(())
     }
 
+    /// Spends the single-use `key` until `expires_at`: `true` for the first caller only, on
+    /// every node (one atomic insert into the deny-list, whose purge also forgets it).
+    pub async fn spend_once(&self, key: &str, expires_at: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Whether any of `ids` (a token's jti and grant id) is on the deny-list.
     pub async fn is_denied(&self, jti: &str, grant_id: Option<&str>) -> Result<bool> {
         let row: Option<(i64,)> =

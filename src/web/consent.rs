@@ -126,6 +126,18 @@ pub async fn consent_post(
         tracing::warn!(client_id = %req.client_id, "consent form with a bad CSRF token");
         return error_page(lang, PageError::CsrfFailed);
     }
+    // The session copy of the request goes away below, but two submissions sent at the same
+    // instant both read it first: the database lets exactly one of them answer.
+    let key = format!("consent:{request_id}");
+    match state
+        .store
+        .spend_once(&key, now + session::PENDING_TTL_SECS)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return error_page(lang, PageError::LoginExpired),
+        Err(_) => return error_page(lang, PageError::Unavailable),
+    }
     if session::remove_pending(&session, request_id).await.is_err() {
         return error_page(lang, PageError::Unavailable);
     }

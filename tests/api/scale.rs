@@ -330,3 +330,47 @@ async fn database_outage_fails_fast_with_503_and_recovers_without_restart() {
             .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_submissions_of_one_consent_form_yield_exactly_one_code() {
+    let app = spawn_app().await;
+    let mut r = sekimori::cli::ClientRegistration::new(
+        "Third party",
+        &["https://rp.example/cb".to_owned()],
+        false,
+    );
+    r.first_party = false;
+    let rp = crate::helpers::register_with(&app.store, r).await;
+    let page = app
+        .get_authorize(&rp, &[])
+        .await
+        .text()
+        .await
+        .expect("html");
+    let consent = app
+        .post_login(
+            &page,
+            crate::helpers::USER_EMAIL,
+            crate::helpers::USER_PASSWORD,
+        )
+        .await
+        .text()
+        .await
+        .expect("consent page");
+    let form = Arc::new(crate::helpers::LoginForm::parse(&consent).with("decision", "allow"));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (browser, form) = (app.browser.clone(), form.clone());
+        tasks.push(tokio::spawn(async move {
+            crate::helpers::submit(&browser, &form).await.status()
+        }));
+    }
+    let mut codes = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            StatusCode::SEE_OTHER => codes += 1,
+            other => assert_eq!(other, StatusCode::BAD_REQUEST),
+        }
+    }
+    assert_eq!(codes, 1, "one consent, one code");
+}
