@@ -160,6 +160,19 @@ pub async fn login_post(
         metrics::counter!("sekimori_logins_total", "result" => "failure").increment(1);
         return render(&state, lang, &req, form, Some(t.bad_credentials));
     };
+    // Two submissions of one form sent at the same instant both got here: only one goes on.
+    match state
+        .store
+        .spend_once(
+            &format!("login:{request_id}"),
+            now + session::PENDING_TTL_SECS,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return error_page(lang, PageError::LoginExpired),
+        Err(_) => return error_page(lang, PageError::Unavailable),
+    }
     let sso = Sso {
         sub: user.sub.clone(),
         auth_time: now,

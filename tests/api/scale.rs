@@ -374,3 +374,34 @@ async fn concurrent_submissions_of_one_consent_form_yield_exactly_one_code() {
     }
     assert_eq!(codes, 1, "one consent, one code");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_submissions_of_one_login_form_yield_exactly_one_code() {
+    let app = spawn_app().await;
+    let page = app
+        .get_authorize(&app.confidential, &[])
+        .await
+        .text()
+        .await
+        .expect("html");
+    let form = Arc::new(
+        crate::helpers::LoginForm::parse(&page)
+            .with("email", crate::helpers::USER_EMAIL)
+            .with("password", crate::helpers::USER_PASSWORD),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (browser, form) = (app.browser.clone(), form.clone());
+        tasks.push(tokio::spawn(async move {
+            crate::helpers::submit(&browser, &form).await.status()
+        }));
+    }
+    let mut codes = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            StatusCode::SEE_OTHER => codes += 1,
+            other => assert_eq!(other, StatusCode::BAD_REQUEST),
+        }
+    }
+    assert_eq!(codes, 1, "one login, one code");
+}
