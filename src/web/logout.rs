@@ -3,9 +3,8 @@
 //! With a valid `id_token_hint` (§2) for the browser's user (or no session at all) the session
 //! ends at once; without one, the user confirms on a page first, so a third-party site cannot
 //! log people out with an image tag. The browser returns to `post_logout_redirect_uri` (with
-//! `state`) only when it exactly matches one registered for the client (§3); a URI that does not
-//! match the client's registration gets an error page and nobody is logged out; without a client
-//! to check against, no redirect happens and the logged-out page is shown.
+//! `state`) only when it exactly matches one registered for the client (§3); otherwise the
+//! logged-out page is shown, with a notice naming the reason when the client is known.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -68,8 +67,8 @@ struct LogoutRequest {
 
 /// Validates the parameters (§2, §3).
 ///
-/// Errors: a page for a repeated parameter, an id_token_hint we did not issue, a client_id
-/// that contradicts the hint, or a post_logout_redirect_uri the client did not register.
+/// Errors: a page for a repeated parameter, an id_token_hint we did not issue, or a client_id
+/// that contradicts the hint.
 async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageError> {
     if params.first_repeated(SINGLE_VALUED).is_some()
         || params.first_malformed(SINGLE_VALUED).is_some()
