@@ -1073,7 +1073,8 @@ fn is_scope_token(s: &str) -> bool {
 /// Errors: a redirect URI that is not absolute or carries a fragment (RFC 6749 §3.1.2), a
 /// malformed scope, an unknown grant type, or client_credentials for a public client.
 pub fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    check_display_name("--name", &r.name)?;
+    // Worded for both callers: `client add --name` and registration's `client_name`.
+    check_display_name("the client name", &r.name)?;
     for uri in r.redirect_uris.iter().chain(&r.post_logout_redirect_uris) {
         let parsed = url::Url::parse(uri)
             .with_context(|| format!("redirect URI {uri:?} is not an absolute URI"))?;

@@ -7,6 +7,7 @@ use clap::Args;
 
 /// Where Sekimori keeps its state and how it identifies itself. Shared by every subcommand.
 #[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Options for every command")]
 pub struct CommonConfig {
     /// A TOML configuration file (see `sekimori.example.toml`). Precedence, lowest first:
     /// built-in defaults, this file, environment variables, command-line flags.

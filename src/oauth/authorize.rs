@@ -57,8 +57,10 @@ pub struct AuthorizationRequest {
     /// (space-delimited, OIDC Core §5.5).
     pub id_token_claims: String,
     /// The only user the client accepts: the `sub` of a valid `id_token_hint` (OIDC Core
-    /// §3.1.2.1), or the `sub` value of a `claims` request (§5.5.1).
-    pub id_token_hint_sub: Option<String>,
+    /// §3.1.2.1), or the `sub` value of a `claims` request (§5.5.1). (Named `id_token_hint_sub`
+    /// in login forms started by earlier versions.)
+    #[serde(alias = "id_token_hint_sub")]
+    pub required_sub: Option<String>,
 }
 
 /// An error to send back to the client at its redirect_uri.
@@ -368,7 +370,7 @@ pub async fn validate(
     };
     // OIDC Core §5.5.1: a sub value in the claims request binds the response to that user, as
     // id_token_hint does; the two must agree.
-    let id_token_hint_sub = match (hinted_sub, requested_claims.sub_value.clone()) {
+    let required_sub = match (hinted_sub, requested_claims.sub_value.clone()) {
         (Some(h), Some(v)) if h != v => {
             return Err(fail(
                 E::InvalidRequest,
@@ -392,7 +394,7 @@ pub async fn validate(
         response_mode,
         first_party: client.first_party,
         id_token_claims: requested_claims.id_token.join(" "),
-        id_token_hint_sub,
+        required_sub,
     })
 }
 
@@ -453,6 +455,7 @@ impl RequestedClaims {
             },
             Some(_) => return None,
         };
+        // Checked for shape only: at userinfo the granted scopes already release these.
         names("userinfo")?;
         Some(Self {
             id_token: names("id_token")?,
@@ -629,7 +632,7 @@ async fn authorize(
         .prompt
         .iter()
         .any(|p| p == "login" || p == "select_account");
-    let hint_ok = |sub: &str| req.id_token_hint_sub.as_deref().is_none_or(|h| h == sub);
+    let hint_ok = |sub: &str| req.required_sub.as_deref().is_none_or(|h| h == sub);
     let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time) && hint_ok(&s.sub));
     if let Some(sso) = reusable {
         match state.store.find_user_by_sub(&sso.sub).await {

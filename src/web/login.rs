@@ -186,7 +186,7 @@ pub async fn login_post(
     }
     tracing::info!(sub = %user.sub, client_id = %req.client_id, "user logged in");
     if req
-        .id_token_hint_sub
+        .required_sub
         .as_deref()
         .is_some_and(|hinted| hinted != user.sub)
     {

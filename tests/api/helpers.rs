@@ -286,19 +286,32 @@ pub async fn register_with(store: &Store, registration: ClientRegistration) -> T
     }
 }
 
-/// The login form of a page: its action and every named input's value.
+/// The first form of a page: its method, its action and every named input's value.
 pub struct LoginForm {
+    /// Lower-cased (`get` when the form does not say).
+    pub method: String,
     pub action: String,
     pub fields: Vec<(String, String)>,
 }
 
 impl LoginForm {
+    /// The page's first form; panics when there is none (the page was expected to have one).
     pub fn parse(html: &str) -> Self {
+        Self::try_parse(html).expect("page has a form with an action")
+    }
+
+    /// The page's first form, if it has one with an action.
+    pub fn try_parse(html: &str) -> Option<Self> {
         let doc = scraper::Html::parse_document(html);
         let form_sel = scraper::Selector::parse("form").expect("selector");
         let input_sel = scraper::Selector::parse("input[name]").expect("selector");
-        let form = doc.select(&form_sel).next().expect("page has a form");
-        let action = form.value().attr("action").expect("form action").to_owned();
+        let form = doc.select(&form_sel).next()?;
+        let action = form.value().attr("action")?.to_owned();
+        let method = form
+            .value()
+            .attr("method")
+            .unwrap_or("get")
+            .to_ascii_lowercase();
         let fields = form
             .select(&input_sel)
             .map(|i| {
@@ -308,7 +321,11 @@ impl LoginForm {
                 )
             })
             .collect();
-        Self { action, fields }
+        Some(Self {
+            method,
+            action,
+            fields,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -330,6 +347,7 @@ impl LoginForm {
     /// A copy with `name` set to `value`.
     pub fn clone_with(&self, name: &str, value: &str) -> Self {
         Self {
+            method: self.method.clone(),
             action: self.action.clone(),
             fields: self.fields.clone(),
         }

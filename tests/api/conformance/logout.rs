@@ -200,31 +200,55 @@ async fn oidcc_rp_initiated_logout_query_added_to_post_logout_redirect_uri() {
     s.finish();
 }
 
-#[tokio::test]
-async fn oidcc_rp_initiated_logout_modified_id_token_hint() {
-    let (mut s, id_token) = start("oidcc-rp-initiated-logout-modified-id-token-hint").await;
+/// Sends a forged `id_token_hint` with the registered return address: the OP must neither
+/// redirect nor log anyone out on the strength of it (RP-Initiated Logout §2: the hint must be
+/// an ID token the OP issued), and says why (`invalid_id_token_hint`).
+async fn refuse_forged_hint(mut s: Suite, forged: &str) {
     let c = s.client.clone();
-    // The suite swaps the header for alg=none and drops the signature.
-    let payload = id_token.split('.').nth(1).expect("payload");
-    let header = sekimori::crypto::b64url(json!({"alg": "none"}).to_string().as_bytes());
-    let forged = format!("{header}.{payload}.");
     let o = end_session(
         &s,
         &[
-            ("id_token_hint", &forged),
+            ("id_token_hint", forged),
             ("post_logout_redirect_uri", &c.post_logout_redirect_uri),
             ("state", &random(8)),
         ],
     )
     .await;
+    match &o {
+        Outcome::Page { status, html } => {
+            assert_eq!(*status, StatusCode::BAD_REQUEST);
+            assert!(
+                html.contains("<code id=\"error-code\">invalid_id_token_hint</code>"),
+                "{html}"
+            );
+        }
+        Outcome::Redirect(url) => panic!("redirected on a forged hint: {url}"),
+    }
     expect_no_redirect(&mut s, o).await;
+    expect_still_logged_in(&s).await;
     s.finish();
+}
+
+/// The session survived the refused request.
+async fn expect_still_logged_in(s: &Suite) {
+    let c = s.client.clone();
+    let req = with(s.request(&c), "prompt", "none");
+    let front = s.authorize(&req, false).await;
+    s.check_success(front, &req);
+}
+
+#[tokio::test]
+async fn oidcc_rp_initiated_logout_modified_id_token_hint() {
+    let (s, id_token) = start("oidcc-rp-initiated-logout-modified-id-token-hint").await;
+    // The suite swaps the header for alg=none and drops the signature.
+    let payload = id_token.split('.').nth(1).expect("payload");
+    let header = sekimori::crypto::b64url(json!({"alg": "none"}).to_string().as_bytes());
+    refuse_forged_hint(s, &format!("{header}.{payload}.")).await;
 }
 
 #[tokio::test]
 async fn oidcc_rp_initiated_logout_bad_id_token_hint() {
-    let (mut s, id_token) = start("oidcc-rp-initiated-logout-bad-id-token-hint").await;
-    let c = s.client.clone();
+    let (s, id_token) = start("oidcc-rp-initiated-logout-bad-id-token-hint").await;
     // The same claims, signed by a key that is not ours (the suite's).
     let dir = tempfile::tempdir().expect("tempdir");
     let path =
@@ -245,18 +269,7 @@ async fn oidcc_rp_initiated_logout_bad_id_token_hint() {
         &mut sig,
     )
     .expect("sign");
-    let foreign = format!("{input}.{}", sekimori::crypto::b64url(&sig));
-    let o = end_session(
-        &s,
-        &[
-            ("id_token_hint", &foreign),
-            ("post_logout_redirect_uri", &c.post_logout_redirect_uri),
-            ("state", &random(8)),
-        ],
-    )
-    .await;
-    expect_no_redirect(&mut s, o).await;
-    s.finish();
+    refuse_forged_hint(s, &format!("{input}.{}", sekimori::crypto::b64url(&sig))).await;
 }
 
 #[tokio::test]

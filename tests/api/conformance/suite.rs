@@ -783,31 +783,9 @@ fn header(res: &Response, name: &str) -> Option<String> {
 /// The fields of a form_post response page whose form posts to `redirect_uri`
 /// (OAuth 2.0 Form Post Response Mode §2).
 fn form_post_callback(html: &str, redirect_uri: &str) -> Option<Vec<(String, String)>> {
-    let doc = scraper::Html::parse_document(html);
-    let form_sel = scraper::Selector::parse("form").ok()?;
-    let input_sel = scraper::Selector::parse("input[name]").ok()?;
-    let f = doc.select(&form_sel).next()?;
-    if !f
-        .value()
-        .attr("method")
-        .is_some_and(|m| m.eq_ignore_ascii_case("post"))
-    {
-        return None;
-    }
-    let action = f.value().attr("action")?;
-    if action != redirect_uri {
-        return None;
-    }
-    Some(
-        f.select(&input_sel)
-            .map(|i| {
-                (
-                    i.value().attr("name").unwrap_or_default().to_owned(),
-                    i.value().attr("value").unwrap_or_default().to_owned(),
-                )
-            })
-            .collect(),
-    )
+    LoginForm::try_parse(html)
+        .filter(|f| f.method == "post" && f.action == redirect_uri)
+        .map(|f| f.fields)
 }
 
 async fn suite_client(app: &TestApp, name: &str) -> SuiteClient {
