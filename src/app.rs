@@ -77,6 +77,8 @@ pub struct Inner {
     pub open_registration: bool,
     /// Login attempts per account and per IP.
     pub login_throttle: crate::web::throttle::LoginThrottle,
+    /// Proxies whose forwarded client addresses we believe.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
     /// Registered clients read recently, so the token endpoint does not read the same row on
     /// every request. Entries live [`CLIENT_CACHE_SECS`]: a change to a client reaches every
     /// node within that time.
@@ -206,6 +208,8 @@ impl Application {
         for k in keys.all() {
             tracing::info!(kid = k.kid(), alg = %k.alg(), path = %k.path().display(), "signing key loaded");
         }
+        let trusted_proxies = crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)
+            .map_err(anyhow::Error::msg)?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let passwords = PasswordChecker::new(cores);
         let discovery = crate::oidc::discovery::Document::new(&issuer, &keys);
@@ -218,6 +222,7 @@ impl Application {
             lifetimes: Lifetimes::from(serve),
             passwords,
             login_throttle: Default::default(),
+            trusted_proxies,
             open_registration: serve.open_registration,
             clients: moka::future::Cache::builder()
                 .max_capacity(10_000)

@@ -363,6 +363,11 @@ impl Cli {
             file.open_registration,
             defaulted("open_registration"),
         );
+        layer(
+            &mut serve.trusted_proxies,
+            file.trusted_proxies,
+            defaulted("trusted_proxies"),
+        );
         Ok(cli)
     }
 }
@@ -409,6 +414,11 @@ fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Resul
         session_ttl_secs: Some(serve.session_ttl_secs),
         shutdown_grace_secs: Some(serve.shutdown_grace_secs),
         open_registration: Some(serve.open_registration),
+        trusted_proxies: Some(
+            crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)
+                .map_err(anyhow::Error::msg)?
+                .entries(),
+        ),
     };
     Ok(toml::to_string(&effective)?)
 }

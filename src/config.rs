@@ -119,6 +119,13 @@ pub struct ServeConfig {
     /// How long a browser login session lasts without use, in seconds.
     #[arg(long, env = "SEKIMORI_SESSION_TTL_SECS", default_value_t = 24 * 3600)]
     pub session_ttl_secs: i64,
+
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client address
+    /// (CIDR blocks or addresses, comma-separated, e.g. `10.0.0.0/8,::1`). Only a connection
+    /// from one of these is believed; the rightmost hop that is not a trusted proxy is the
+    /// client. Default: none (the TCP peer is the client).
+    #[arg(long, env = "SEKIMORI_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0..)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -133,6 +140,7 @@ impl Default for ServeConfig {
             session_ttl_secs: 24 * 3600,
             shutdown_grace_secs: 20,
             open_registration: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -217,6 +225,8 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<u64>,
     /// `--open-registration`.
     pub open_registration: Option<bool>,
+    /// `--trusted-proxies`.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {

@@ -4,6 +4,8 @@
 //! - [`cli`]: the `sekimori` command line (serve, migrate, user, client, keys).
 //! - [`config`]: settings from flags and `SEKIMORI_*` environment variables.
 //! - [`telemetry`]: the tracing subscriber.
+//! - [`audit`]: the audit log, one structured event per security-relevant action.
+//! - [`client_addr`]: the client address behind trusted proxies (RFC 7239).
 //! - [`app`]: shared state, the router, binding and serving, `/healthz` and `/readyz`.
 //! - [`clock`]: the only source of wall-clock time, settable in tests.
 //! - [`crypto`]: random secrets, SHA-256 digests and constant-time comparison.
@@ -15,7 +17,9 @@
 //! - [`web`]: the HTML side: login page, CSRF tokens, browser session, page headers.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod crypto;
