@@ -152,6 +152,8 @@ pub struct Spawn {
     /// Serve over https: a TLS front (see [`crate::tls`]) on its own port, the issuer
     /// `https://127.0.0.1:PORT`, and clients that trust the test certificate authority.
     pub tls: bool,
+    /// Server settings (default: `ServeConfig::default()`); `bind` is ignored.
+    pub serve: Option<ServeConfig>,
 }
 
 /// Builds and starts a server on `listener` with `issuer`; returns its state.
@@ -163,6 +165,28 @@ pub async fn start_node(
     db_acquire_timeout_ms: u64,
     clock: Clock,
 ) -> AppState {
+    start_node_with(
+        listener,
+        issuer,
+        database_url,
+        keys_dir,
+        db_acquire_timeout_ms,
+        clock,
+        &ServeConfig::default(),
+    )
+    .await
+}
+
+/// Like [`start_node`], with server settings.
+pub async fn start_node_with(
+    listener: tokio::net::TcpListener,
+    issuer: &str,
+    database_url: &str,
+    keys_dir: &std::path::Path,
+    db_acquire_timeout_ms: u64,
+    clock: Clock,
+    serve: &ServeConfig,
+) -> AppState {
     let common = CommonConfig {
         config: None,
         database_url: database_url.to_owned(),
@@ -170,7 +194,7 @@ pub async fn start_node(
         issuer: Some(issuer.to_owned()),
         db_acquire_timeout_ms,
     };
-    let app = Application::build_on(listener, &common, &ServeConfig::default(), clock)
+    let app = Application::build_on(listener, &common, serve, clock)
         .await
         .expect("build app");
     let state = app.state().clone();
@@ -204,13 +228,14 @@ pub async fn spawn(opts: Spawn) -> TestApp {
         format!("http://{backend}{}", opts.issuer_path)
     };
     let clock = Clock::system();
-    let state = start_node(
+    let state = start_node_with(
         listener,
         &issuer,
         &database_url,
         keys_dir.path(),
         opts.db_acquire_timeout_ms.unwrap_or(3000),
         clock.clone(),
+        &opts.serve.unwrap_or_default(),
     )
     .await;
     let store = state.store.clone();
