@@ -27,7 +27,7 @@ pub fn matches(registered: &str, requested: &str) -> bool {
     is_loopback_literal(reg.host) && reg.host == req.host && reg.rest == req.rest
 }
 
-/// Whether any of `registered` matches `requested` (see [`matches`]).
+/// Whether any of `registered` matches `requested` (see [`fn@matches`]).
 pub fn is_registered<S: AsRef<str>>(registered: &[S], requested: &str) -> bool {
     registered.iter().any(|r| matches(r.as_ref(), requested))
 }
