@@ -208,7 +208,7 @@ impl Application {
             tracing::info!(path = %path.display(), "generated a signing key");
         }
         for k in keys.all() {
-            tracing::info!(kid = k.kid(), alg = %k.alg(), path = %k.path().display(), "signing key loaded");
+            tracing::info!(kid = k.kid(), alg = %k.alg(), signs_from = k.signs_from(), path = %k.path().display(), "signing key loaded");
         }
         let trusted_proxies = crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)
             .map_err(anyhow::Error::msg)?;

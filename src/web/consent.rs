@@ -165,7 +165,13 @@ pub async fn consent_post(
                 tracing::error!(error = %e, "cannot save consent");
                 return error_page(lang, PageError::Unavailable);
             }
+            // The account's email for the audit line; a lookup failure costs only that field.
+            let account = match state.store.find_user_by_sub(&sso.sub).await {
+                Ok(Some(u)) => u.email,
+                _ => String::new(),
+            };
             Audit::new(Event::ConsentGiven)
+                .account(&account)
                 .sub(&sso.sub)
                 .client(&req.client_id)
                 .origin(&origin)

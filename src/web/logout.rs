@@ -192,7 +192,15 @@ async fn logout(
         return confirmation_page(state, session, lang, &req).await;
     }
     if let Some(sso) = &current {
-        let mut audit = Audit::new(Event::Logout).sub(&sso.sub).origin(origin);
+        // The account's email for the audit line; a lookup failure costs only that field.
+        let account = match state.store.find_user_by_sub(&sso.sub).await {
+            Ok(Some(u)) => u.email,
+            _ => String::new(),
+        };
+        let mut audit = Audit::new(Event::Logout)
+            .account(&account)
+            .sub(&sso.sub)
+            .origin(origin);
         if let Some(client_id) = &req.client_id {
             audit = audit.client(client_id);
         }

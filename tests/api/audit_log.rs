@@ -150,6 +150,7 @@ async fn consent_and_logout_are_logged_without_codes_or_tokens() {
     let consent = capture.events("consent_given");
     assert_eq!(consent.len(), 1, "{}", capture.all_text());
     assert_eq!(consent[0]["sub"], app.user_sub.as_str());
+    assert_eq!(consent[0]["account"], crate::helpers::USER_EMAIL);
     assert_eq!(consent[0]["client_id"], client.client_id.as_str());
     assert!(
         consent[0]["detail"]
@@ -160,6 +161,7 @@ async fn consent_and_logout_are_logged_without_codes_or_tokens() {
     let logout = capture.events("logout");
     assert_eq!(logout.len(), 1, "{}", capture.all_text());
     assert_eq!(logout[0]["sub"], app.user_sub.as_str());
+    assert_eq!(logout[0]["account"], crate::helpers::USER_EMAIL);
     assert_eq!(logout[0]["client_id"], client.client_id.as_str());
     assert_eq!(logout[0]["reason"], "id_token_hint");
     let text = capture.all_text();
