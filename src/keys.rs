@@ -83,11 +83,15 @@ fn stamp_in_name(path: &Path) -> Option<i64> {
 
 /// When the key file at `path` (modified at `modified`) starts signing; see the module doc.
 fn signs_from(path: &Path, modified: i64) -> i64 {
-    if let Some(meta) = fs::read(meta_path(path))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<KeyMeta>(&b).ok())
-    {
-        return meta.signs_from;
+    if let Ok(bytes) = fs::read(meta_path(path)) {
+        match serde_json::from_slice::<KeyMeta>(&bytes) {
+            Ok(meta) => return meta.signs_from,
+            Err(e) => tracing::warn!(
+                path = %meta_path(path).display(),
+                error = %e,
+                "key sidecar unreadable; using the key's name or modification time"
+            ),
+        }
     }
     stamp_in_name(path)
         .unwrap_or(modified)
