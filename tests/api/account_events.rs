@@ -245,6 +245,20 @@ async fn refresh_with_a_token_from_before_a_password_change_is_invalid_grant() {
 }
 
 #[tokio::test]
+async fn a_code_issued_before_a_password_change_is_not_redeemed() {
+    let app = spawn_app().await;
+    let code = app.authorize_and_login(&app.confidential, &[]).await;
+
+    cli(
+        &app,
+        &["user", "passwd", USER_EMAIL, "--password-stdin"],
+        Some("a brand new passphrase\n"),
+    );
+
+    assert_invalid_grant(app.redeem(&code, &[]).await).await;
+}
+
+#[tokio::test]
 async fn userinfo_with_an_access_token_from_before_a_password_change_is_invalid_token() {
     let app = spawn_app().await;
     let tokens = offline_tokens(&app).await;
@@ -273,9 +287,9 @@ async fn disable_ends_sessions_on_another_node_and_enable_revives_nothing() {
         StatusCode::FOUND
     );
 
-    // Act: disable, then enable again.
+    // Act: disable, then enable again, with no request in between (nothing saw the session
+    // while the account was disabled).
     let disabled = cli(&app, &["user", "disable", USER_EMAIL], None);
-    assert!(shows_login_form(authorize_on(&app, &node_b).await).await);
     let enabled = cli(&app, &["user", "enable", USER_EMAIL], None);
 
     // Assert: nothing from before comes back, on either node.
@@ -295,6 +309,26 @@ async fn disable_ends_sessions_on_another_node_and_enable_revives_nothing() {
     assert_invalid_grant(refresh(&app, rt).await).await;
     // The account itself works again: a new login.
     app.authorize_and_login(&app.confidential, &[]).await;
+}
+
+#[tokio::test]
+async fn disable_ends_browser_sessions_on_another_node() {
+    let app = spawn_app().await;
+    let node_b = app.spawn_node().await;
+    app.authorize_and_login(&app.confidential, &[]).await;
+    assert_eq!(
+        authorize_on(&app, &node_b).await.status(),
+        StatusCode::FOUND
+    );
+
+    cli(&app, &["user", "disable", USER_EMAIL], None);
+
+    assert!(shows_login_form(authorize_on(&app, &node_b).await).await);
+    // The password no longer logs in either.
+    let page = app.get_authorize(&app.confidential, &[]).await;
+    let html = page.text().await.expect("html");
+    let res = app.post_login(&html, USER_EMAIL, USER_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[tokio::test]
