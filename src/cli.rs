@@ -981,10 +981,14 @@ async fn connect(common: &CommonConfig, may_create: bool) -> anyhow::Result<Stor
         && let Some(path) = crate::store::sqlite_file(&common.database_url)
         && !path.exists()
     {
+        // A relative path is where most mistakes hide (a command run from another folder).
+        let shown = std::env::current_dir()
+            .map(|cwd| cwd.join(&path))
+            .unwrap_or(path);
         bail!(
             "no database at {} (DATABASE_URL {}); create it with `sekimori migrate` or start \
              `sekimori serve`, or point DATABASE_URL at the server's database",
-            path.display(),
+            shown.display(),
             redacted_url(&common.database_url)
         );
     }
