@@ -24,6 +24,7 @@ fn access_input(alg: Alg) -> AccessTokenInput<'static> {
         scope: "openid profile email",
         auth_time: Some(1_700_000_000),
         grant_id: Some("grant-789"),
+        security_stamp: 0,
         now: 1_700_000_000,
         ttl_secs: 3600,
         alg,

@@ -202,6 +202,15 @@ impl Application {
             .migrate()
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+        // Issue 11 §4: accounts from before email normalization are normalized now; those that
+        // collide or no longer normalize are reported, never merged.
+        for problem in store
+            .normalize_stored_emails()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot check stored emails: {e}"))?
+        {
+            tracing::warn!(%problem, "account email needs attention");
+        }
         let (keys, generated) = KeySet::load_or_generate(&common.keys_dir)
             .map_err(|e| anyhow::anyhow!("cannot load signing keys: {e}"))?;
         for path in generated {

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::app::Application;
+use crate::audit::{Audit, Event};
 use crate::clock::Clock;
 use crate::config::{CommonConfig, FileConfig, ServeConfig};
 use crate::crypto::{random_identifier, random_token, sha256_hex};
@@ -389,13 +390,7 @@ impl Cli {
 /// The effective configuration, as TOML, with the database password replaced by `***`.
 fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Result<String> {
     let issuer = common.issuer_for(&serve.bind).map_err(anyhow::Error::msg)?;
-    let mut database_url = common.database_url.clone();
-    if let Ok(mut url) = url::Url::parse(&database_url)
-        && url.password().is_some()
-    {
-        let _ = url.set_password(Some("***"));
-        database_url = url.to_string();
-    }
+    let database_url = redacted_url(&common.database_url);
     for (name, value) in [
         ("code_ttl_secs", serve.code_ttl_secs),
         ("access_token_ttl_secs", serve.access_token_ttl_secs),
@@ -449,10 +444,40 @@ fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Resul
     Ok(toml::to_string(&effective)?)
 }
 
-/// Runs the parsed command.
+impl Command {
+    /// Whether the command writes to the database (issue 11 §8: such a command says which
+    /// database it used).
+    fn changes_database(&self) -> bool {
+        match self {
+            Self::Migrate => true,
+            Self::User(u) => !matches!(
+                u,
+                UserCommand::List { .. } | UserCommand::Consents { revoke: None, .. }
+            ),
+            Self::Client(c) => {
+                !matches!(c, ClientCommand::List { .. } | ClientCommand::Show { .. })
+            }
+            Self::Serve { .. } | Self::Config(_) | Self::Keys(_) => false,
+        }
+    }
+}
+
+/// Runs the parsed command. A command that changed the database then names it on stderr
+/// (`database: URL`, password redacted), so stdout stays clean for JSON and an operator sees
+/// at once when a command wrote to another database than the server's.
 ///
 /// Errors: a message for a person, printed by `main` on one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let changes = cli.command.changes_database();
+    let database_url = redacted_url(&cli.common.database_url);
+    run_command(cli).await?;
+    if changes {
+        eprintln!("database: {database_url}");
+    }
+    Ok(())
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { serve, demo } => serve_command(&cli.common, &serve, demo).await,
         Command::Config(ConfigCommand::Check { serve }) => {
@@ -460,7 +485,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let store = open_store(&cli.common).await?;
+            // The one command besides `serve` that may create a missing SQLite database.
+            let store = connect(&cli.common, true).await?;
+            migrate(&store).await?;
+            for problem in store.normalize_stored_emails().await? {
+                eprintln!("warning: {problem}");
+            }
             eprintln!("database is up to date");
             store.close().await;
             Ok(())
@@ -470,14 +500,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\n', '\r']);
             let store = open_store(&cli.common).await?;
             let sub = add_user(&store, &email, &name, password).await?;
-            println!(
-                "{}",
-                serde_json::json!({"sub": sub, "email": email.to_lowercase()})
-            );
+            let stored = store
+                .find_user_by_sub(&sub)
+                .await?
+                .map(|u| u.email)
+                .unwrap_or_default();
+            println!("{}", serde_json::json!({"sub": sub, "email": stored}));
             Ok(())
         }
         Command::User(UserCommand::List { json }) => {
             let store = open_existing_store(&cli.common).await?;
+            // Accounts whose emails collide once normalized (issue 11 §4), on stderr so the list
+            // itself stays clean for scripts.
+            match store.report_email_problems().await {
+                Ok(problems) => {
+                    for problem in problems {
+                        eprintln!("warning: {problem}");
+                    }
+                }
+                Err(_) => {
+                    eprintln!("warning: cannot check emails for collisions; run `sekimori migrate`")
+                }
+            }
             for u in store.list_users().await? {
                 let status = if u.disabled != 0 {
                     "disabled"
@@ -513,11 +557,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&cli.common).await?;
             let user = find_user(&store, &email).await?;
             let now = Clock::system().now();
+            // The stamp moves on: every browser session and access token of the user stops
+            // counting on every node; the refresh tokens are revoked in the database too.
             store.set_user_disabled(&user.sub, true, now).await?;
             let n = store
                 .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
                 .await?;
-            eprintln!("{email} is disabled; {n} grant(s) revoked");
+            Audit::new(Event::AccountDisabled)
+                .account(&user.email)
+                .sub(&user.sub)
+                .reason("cli")
+                .emit();
+            eprintln!("{email} is disabled; its sessions ended and {n} grant(s) revoked");
             Ok(())
         }
         Command::User(UserCommand::Enable { email }) => {
@@ -526,7 +577,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store
                 .set_user_disabled(&user.sub, false, Clock::system().now())
                 .await?;
-            eprintln!("{email} is enabled");
+            Audit::new(Event::AccountEnabled)
+                .account(&user.email)
+                .sub(&user.sub)
+                .reason("cli")
+                .emit();
+            eprintln!("{email} is enabled; it logs in anew (old sessions and tokens stay ended)");
             Ok(())
         }
         Command::User(UserCommand::Passwd { email, .. }) => {
@@ -538,10 +594,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("the password must have at least 8 characters");
             }
             let hash = crate::password::hash(password).map_err(anyhow::Error::msg)?;
-            store
-                .set_user_password(&user.sub, &hash, Clock::system().now())
+            let now = Clock::system().now();
+            // Ends every session and token of the user (the stamp moves on) and revokes the
+            // refresh tokens in the database (issue 11 §2, RFC 9700 §4.14.2).
+            store.change_user_password(&user.sub, &hash, now).await?;
+            let n = store
+                .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
                 .await?;
-            eprintln!("password changed for {email}");
+            Audit::new(Event::PasswordChanged)
+                .account(&user.email)
+                .sub(&user.sub)
+                .reason("cli")
+                .emit();
+            eprintln!("password changed for {email}; its sessions ended and {n} grant(s) revoked");
             Ok(())
         }
         Command::User(UserCommand::Import { file }) => {
@@ -614,7 +679,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Consents { email, revoke }) => {
-            let store = open_existing_store(&cli.common).await?;
+            let store = if revoke.is_some() {
+                open_store(&cli.common).await?
+            } else {
+                open_existing_store(&cli.common).await?
+            };
             let user = find_user(&store, &email).await?;
             match revoke {
                 Some(client_id) => {
@@ -624,6 +693,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .revoke_consent(&user.sub, &client_id, now, expire_by)
                         .await?
                     {
+                        Audit::new(Event::ConsentRevoked)
+                            .account(&user.email)
+                            .sub(&user.sub)
+                            .client(&client_id)
+                            .reason("cli")
+                            .emit();
                         eprintln!("consent withdrawn; tokens issued under it are revoked");
                     } else {
                         bail!("{email} has no consent for client {client_id:?}");
@@ -987,37 +1062,72 @@ fn client_json(c: &crate::store::Client) -> serde_json::Value {
     })
 }
 
-/// Opens the database without migrating it: for commands that only read.
-async fn open_existing_store(common: &CommonConfig) -> anyhow::Result<Store> {
+/// Connects to the configured database. Unless `may_create` (only `migrate`; `serve` opens its
+/// own), a SQLite file that does not exist is an error naming the path: creating an empty
+/// database the server never reads (a `user add` run from another folder) helps nobody.
+async fn connect(common: &CommonConfig, may_create: bool) -> anyhow::Result<Store> {
+    if !may_create
+        && let Some(path) = crate::store::sqlite_file(&common.database_url)
+        && !path.exists()
+    {
+        // A relative path is where most mistakes hide (a command run from another folder).
+        let shown = std::env::current_dir()
+            .map(|cwd| cwd.join(&path))
+            .unwrap_or(path);
+        bail!(
+            "no database at {} (DATABASE_URL {}); create it with `sekimori migrate` or start \
+             `sekimori serve`, or point DATABASE_URL at the server's database",
+            shown.display(),
+            redacted_url(&common.database_url)
+        );
+    }
     Store::connect(&common.database_url, common.db_acquire_timeout())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))
 }
 
-async fn open_store(common: &CommonConfig) -> anyhow::Result<Store> {
-    let store = Store::connect(&common.database_url, common.db_acquire_timeout())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+async fn migrate(store: &Store) -> anyhow::Result<()> {
     store
         .migrate()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))
+}
+
+/// Opens an existing database without migrating it: for commands that only read.
+async fn open_existing_store(common: &CommonConfig) -> anyhow::Result<Store> {
+    connect(common, false).await
+}
+
+/// Opens an existing database for a command that changes it (and migrates it).
+async fn open_store(common: &CommonConfig) -> anyhow::Result<Store> {
+    let store = connect(common, false).await?;
+    migrate(&store).await?;
+    store.normalize_stored_emails().await?;
     Ok(store)
+}
+
+/// `url` with its password replaced by `***`, for messages and `config check`.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Creates a user; returns its `sub`.
 ///
-/// Errors: an invalid email, a password shorter than 8 characters, or an email already taken.
+/// Errors: an invalid email (saying which rule of [`crate::email::normalize`] it breaks), a
+/// password shorter than 8 characters, or an email another account has once normalized.
 pub async fn add_user(
     store: &Store,
     email: &str,
     name: &str,
     password: &str,
 ) -> anyhow::Result<String> {
-    let email = email.trim();
-    if !is_email(email) {
-        bail!("{email:?} is not an email address");
-    }
+    let email = new_account_email(store, email).await?;
     check_display_name("--name", name)?;
     if password.chars().count() < 8 {
         bail!("the password must have at least 8 characters");
@@ -1028,7 +1138,7 @@ pub async fn add_user(
     store
         .create_user(NewUser {
             sub: &sub,
-            email,
+            email: &email,
             name: name.trim(),
             password_hash: &hash,
             now: Clock::system().now(),
@@ -1076,11 +1186,29 @@ fn read_import(path: &std::path::Path) -> anyhow::Result<Vec<ImportRow>> {
     }
 }
 
-async fn import_user(store: &Store, row: &ImportRow) -> anyhow::Result<()> {
-    let email = row.email.trim();
-    if !is_email(email) {
-        bail!("not an email address");
+/// The normalized form of `email` for a new account.
+///
+/// Errors: an invalid address ("invalid: …", naming the rule), or a duplicate: another account
+/// already has this address once normalized, which the message names (a fullwidth, NFD or
+/// differently cased twin of an existing address).
+async fn new_account_email(store: &Store, email: &str) -> anyhow::Result<crate::email::Email> {
+    let shown = printable(email.trim());
+    let normalized = crate::email::normalize(email)
+        .map_err(|e| anyhow::anyhow!("invalid email {shown:?}: {e}"))?;
+    if let Some(existing) = store.find_user_by_email(normalized.as_str()).await? {
+        bail!(
+            "duplicate email: {shown:?} normalizes to {:?}, the address of the existing account \
+             {:?} (sub {}); emails are compared after NFC, case folding and width mapping",
+            normalized.as_str(),
+            printable(&existing.email),
+            existing.sub
+        );
     }
+    Ok(normalized)
+}
+
+async fn import_user(store: &Store, row: &ImportRow) -> anyhow::Result<()> {
+    let email = new_account_email(store, &row.email).await?;
     check_display_name("name", &row.name)?;
     if !crate::password::is_supported_hash(&row.password_hash) {
         bail!("the password hash is neither bcrypt ($2a$/$2b$/$2y$) nor argon2 (PHC)");
@@ -1090,7 +1218,7 @@ async fn import_user(store: &Store, row: &ImportRow) -> anyhow::Result<()> {
     store
         .create_user(NewUser {
             sub: &sub,
-            email,
+            email: &email,
             name: row.name.trim(),
             password_hash: &row.password_hash,
             now: Clock::system().now(),
@@ -1221,7 +1349,10 @@ pub fn validate_registration(r: &ClientRegistration) -> anyhow::Result<(Vec<Stri
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// Checks a person's or client's display name: not blank, at most [`MAX_NAME_CHARS`]
-/// characters, no control characters (which would garble terminals and logs).
+/// characters, no control characters (which would garble terminals and logs), and no
+/// bidirectional override, embedding, isolate or mark characters (U+202A–U+202E,
+/// U+2066–U+2069, U+200E, U+200F, U+061C), which can make a name display as another on the
+/// consent page (issue 11 §4).
 ///
 /// Errors: name the `flag` and what is wrong.
 pub fn check_display_name(flag: &str, name: &str) -> anyhow::Result<()> {
@@ -1234,14 +1365,14 @@ pub fn check_display_name(flag: &str, name: &str) -> anyhow::Result<()> {
     if name.chars().any(char::is_control) {
         bail!("{flag} must not contain control characters");
     }
+    if let Some(c) = name.chars().find(|&c| crate::email::is_bidi_control(c)) {
+        bail!(
+            "{flag} must not contain bidirectional control characters (found U+{:04X}): they can \
+             make a name display as a different one",
+            u32::from(c)
+        );
+    }
     Ok(())
-}
-
-/// A plausible email address: one `@`, no whitespace or control characters, at most 254 bytes.
-fn is_email(email: &str) -> bool {
-    email.contains('@')
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// `s` with control characters replaced, for tab-separated terminal output.
@@ -1432,7 +1563,7 @@ async fn seed_demo(store: &Store, issuer: &str) -> anyhow::Result<()> {
     match store.find_user_by_email(EMAIL).await? {
         Some(user) => {
             let hash = crate::password::hash(&password).map_err(anyhow::Error::msg)?;
-            store.set_user_password(&user.sub, &hash, now).await?;
+            store.change_user_password(&user.sub, &hash, now).await?;
         }
         None => {
             add_user(store, EMAIL, "Demo User", &password).await?;

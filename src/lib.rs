@@ -10,6 +10,7 @@
 //! - [`clock`]: the only source of wall-clock time, settable in tests.
 //! - [`crypto`]: random secrets, SHA-256 digests and constant-time comparison.
 //! - [`keys`]: signing keys in the key folder, `kid` thumbprints (RFC 7638), the JWKS (RFC 7517).
+//! - [`email`]: the one email normalization (NFC, PRECIS local part, IDNA domain; RFC 8265).
 //! - [`password`]: argon2id hashing and bounded verification.
 //! - [`store`]: sqlx repositories over SQLite or PostgreSQL (users, clients, codes, tokens, sessions).
 //! - [`oauth`]: RFC 6749 endpoints: authorize, token, client authentication, PKCE, error enums.
@@ -23,6 +24,7 @@ pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod email;
 pub mod keys;
 pub mod oauth;
 pub mod oidc;

@@ -23,7 +23,7 @@ pub use codes::{AuthorizationCodeRow, ConsumeCode, NewAuthorizationCode};
 pub use consents::Consent;
 pub use refresh_tokens::{NewRefreshToken, RefreshTokenRow, RotateOutcome};
 pub use sessions::SqlSessionStore;
-pub use users::{NewUser, ProfileUpdate, User};
+pub use users::{EmailProblem, NewUser, ProfileUpdate, User};
 
 /// Which database engine the pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +188,19 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// The file a `sqlite:` URL names (`sqlite://data/sekimori.db?mode=rwc` → `data/sekimori.db`),
+/// or `None` for another backend or an in-memory database.
+pub fn sqlite_file(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite:")?
+        .trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') || rest.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 fn create_sqlite_parent(database_url: &str) -> Result<()> {

@@ -34,6 +34,15 @@ pub struct AccessTokenClaims {
     /// the grant revokes the token.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub grant_id: Option<String>,
+    /// The user's security stamp when the grant was made (a private claim, RFC 7519 §4.3):
+    /// once a password change or disable moves the user's stamp on, the token is dead at
+    /// userinfo and introspection (issue 11 §2). Absent when 0, and for client credentials.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub security_stamp: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// What an access token is minted for.
@@ -51,6 +60,8 @@ pub struct AccessTokenInput<'a> {
     pub auth_time: Option<i64>,
     /// The grant it belongs to (none for client credentials).
     pub grant_id: Option<&'a str>,
+    /// The user's security stamp the grant was made under (0 for client credentials).
+    pub security_stamp: i64,
     /// Unix seconds.
     pub now: i64,
     /// Lifetime in seconds.
@@ -77,6 +88,7 @@ pub fn mint(
         jti: random_token(16).map_err(|_| Error::Sign)?,
         auth_time: input.auth_time,
         grant_id: input.grant_id.map(str::to_owned),
+        security_stamp: input.security_stamp,
     };
     let jwt = keys.sign(input.alg, "at+jwt", &claims, input.now)?;
     Ok((jwt, claims))
@@ -91,24 +103,40 @@ pub enum Rejected {
     Store(crate::store::Error),
 }
 
-/// Checks an access token presented to us (userinfo, introspection, revocation): our signature
-/// with the algorithm pinned to the key named by `kid` and `typ` `at+jwt` (RFC 9068 §4), our
-/// issuer and audience, not expired by our clock, and neither its `jti` nor its grant revoked.
+/// Checks an access token presented to us (introspection, revocation): our signature with the
+/// algorithm pinned to the key named by `kid` and `typ` `at+jwt` (RFC 9068 §4), our issuer and
+/// audience, not expired by our clock, neither its `jti` nor its grant revoked, and — for a
+/// token issued to a user, whatever the grant — the user still current: not removed, not
+/// disabled, security stamp unchanged (`Store::find_user_for_token`, the query userinfo uses).
 ///
-/// Errors: [`Rejected::Invalid`] for any failed check; [`Rejected::Store`] when the deny-list
+/// Errors: [`Rejected::Invalid`] for any failed check; [`Rejected::Store`] when the database
 /// cannot be read.
 pub async fn validate(
     state: &crate::app::AppState,
     token: &str,
 ) -> Result<AccessTokenClaims, Rejected> {
     let claims = verify(state, token).map_err(Rejected::Invalid)?;
-    let denied = state
-        .store
-        .is_denied(&claims.jti, claims.grant_id.as_deref())
-        .await
-        .map_err(Rejected::Store)?;
-    if denied {
-        return Err(Rejected::Invalid("revoked"));
+    let live = match claims.grant_id.as_deref() {
+        // Every user grant (code, refresh, password) names its grant; client credentials do not.
+        Some(grant_id) => state
+            .store
+            .find_user_for_token(
+                &claims.sub,
+                claims.security_stamp,
+                &claims.jti,
+                Some(grant_id),
+            )
+            .await
+            .map_err(Rejected::Store)?
+            .is_some(),
+        None => !state
+            .store
+            .is_denied(&claims.jti, None)
+            .await
+            .map_err(Rejected::Store)?,
+    };
+    if !live {
+        return Err(Rejected::Invalid("revoked, or the user changed"));
     }
     Ok(claims)
 }

@@ -513,16 +513,18 @@ fn hinted_subject(state: &AppState, hint: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Issues a code for `req` to the user `sub` and returns the success response
-/// (RFC 6749 §4.1.2 with `iss`, RFC 9207 §2), as a 302 or a form post.
+/// Issues a code for `req` to the logged-in user `sso` and returns the success response
+/// (RFC 6749 §4.1.2 with `iss`, RFC 9207 §2), as a 302 or a form post. The code carries the
+/// session's security stamp, so a code from a login that a password change ended is refused at
+/// the token endpoint.
 ///
 /// Errors: a `temporarily_unavailable` response when the code cannot be stored.
 pub async fn issue_code(
     state: &AppState,
     req: &AuthorizationRequest,
-    sub: &str,
-    auth_time: i64,
+    sso: &session::Sso,
 ) -> Response {
+    let (sub, auth_time) = (sso.sub.as_str(), sso.auth_time);
     let issuer = state.issuer.as_str();
     let unavailable = || {
         ErrorRedirect::for_request(
@@ -549,6 +551,7 @@ pub async fn issue_code(
             code_challenge: req.code_challenge.as_deref(),
             id_token_claims: &req.id_token_claims,
             auth_time,
+            security_stamp: sso.security_stamp,
             now,
             expires_at: now.saturating_add(state.lifetimes.code_secs),
         })
@@ -587,7 +590,7 @@ pub async fn continue_as(
     sso: &session::Sso,
 ) -> Response {
     if req.first_party {
-        return issue_code(state, &req, &sso.sub, sso.auth_time).await;
+        return issue_code(state, &req, sso).await;
     }
     let consent = match state.store.find_consent(&sso.sub, &req.client_id).await {
         Ok(c) => c,
@@ -605,7 +608,7 @@ pub async fn continue_as(
         .filter(|s| !allowed.contains(s))
         .collect();
     if missing.is_empty() && !forced {
-        return issue_code(state, &req, &sso.sub, sso.auth_time).await;
+        return issue_code(state, &req, sso).await;
     }
     if req.prompt.iter().any(|p| p == "none") {
         if missing == ["offline_access"] {
@@ -616,7 +619,7 @@ pub async fn continue_as(
                 .filter(|s| *s != "offline_access")
                 .collect::<Vec<_>>()
                 .join(" ");
-            return issue_code(state, &req, &sso.sub, sso.auth_time).await;
+            return issue_code(state, &req, sso).await;
         }
         return ErrorRedirect::for_request(
             &req,
@@ -675,7 +678,14 @@ async fn authorize(
         Err(Rejection::Redirect(r)) => return r.into_response(state.issuer.as_str()),
     };
     let now = state.clock.now();
-    let sso = session::sso(session).await;
+    // A login that a password change or disable ended (on any node) does not count.
+    let sso = match session::current(&state.store, session).await {
+        Ok(current) => current.map(|(sso, _)| sso),
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: storage failure");
+            return pages::error_page(lang, PageError::Unavailable);
+        }
+    };
     // OIDC Core §3.1.2.3: reuse the session unless the client asks for a fresh login, the
     // session is older than max_age, or id_token_hint names someone else.
     let fresh_enough = |auth_time: i64| match req.max_age {
@@ -692,16 +702,7 @@ async fn authorize(
     let hint_ok = |sub: &str| req.required_sub.as_deref().is_none_or(|h| h == sub);
     let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time) && hint_ok(&s.sub));
     if let Some(sso) = reusable {
-        match state.store.find_user_by_sub(&sso.sub).await {
-            Ok(Some(user)) if user.disabled == 0 => {
-                return continue_as(state, session, lang, req, &sso).await;
-            }
-            Ok(_) => {} // the account is gone or disabled: the session no longer counts
-            Err(e) => {
-                tracing::error!(error = %e, "authorize: storage failure");
-                return pages::error_page(lang, PageError::Unavailable);
-            }
-        }
+        return continue_as(state, session, lang, req, &sso).await;
     }
     if req.prompt.iter().any(|p| p == "none") {
         // OIDC Core §3.1.2.6.

@@ -59,25 +59,33 @@ pub async fn introspect_post(
             Ok(_) | Err(Rejected::Invalid(_)) => {
                 // Not a live access token of this client: perhaps a refresh token.
                 let now = state.clock.now();
-                match state.store.find_refresh_token(&sha256_hex(token)).await {
+                let live = match state.store.find_refresh_token(&sha256_hex(token)).await {
                     Ok(Some(r))
                         if r.client_id == client.client_id
                             && r.rotated_at.is_none()
                             && r.revoked_at.is_none()
                             && r.expires_at > now =>
                     {
-                        Ok(json!({
-                            "active": true,
-                            "scope": r.scope,
-                            "client_id": r.client_id,
-                            "sub": r.sub,
-                            "exp": r.expires_at,
-                            "iat": r.created_at,
-                            "iss": issuer,
-                            "token_type": "refresh_token",
-                        }))
+                        // §2.2: a token of a disabled or removed user, or one from before a
+                        // password change, is not active (issue 11 §2).
+                        let current = state.store.current_user(&r.sub, r.security_stamp).await;
+                        current.map(|user| user.map(|_| r))
                     }
-                    Ok(_) => Ok(inactive()),
+                    Ok(_) => Ok(None),
+                    Err(e) => Err(e),
+                };
+                match live {
+                    Ok(Some(r)) => Ok(json!({
+                        "active": true,
+                        "scope": r.scope,
+                        "client_id": r.client_id,
+                        "sub": r.sub,
+                        "exp": r.expires_at,
+                        "iat": r.created_at,
+                        "iss": issuer,
+                        "token_type": "refresh_token",
+                    })),
+                    Ok(None) => Ok(inactive()),
                     Err(e) => Err(e),
                 }
             }

@@ -234,7 +234,11 @@ fn grant_authorization_code<'a>(
             )
             .await?);
         };
-        let user = grant_user(state, &row.sub).await?;
+        let user = grant_user(state, &row.sub, row.security_stamp)
+            .await?
+            .ok_or_else(|| {
+                invalid_grant("the user changed their password, or is disabled or removed")
+            })?;
         let grant = UserGrant {
             user: &user,
             id_token_claims: &row.id_token_claims,
@@ -242,6 +246,7 @@ fn grant_authorization_code<'a>(
             auth_time: row.auth_time,
             grant_id: &grant_id,
             code_hash: Some(&code_hash),
+            security_stamp: row.security_stamp,
         };
         let refresh = if has_scope(&row.scope, "offline_access")
             && client.allows_grant("refresh_token")
@@ -381,7 +386,17 @@ fn grant_refresh_token<'a>(
             }))
         };
         let id_token_claims = claims_allowed(&row.id_token_claims);
-        let user = grant_user(state, &row.sub).await?;
+        let Some(user) = grant_user(state, &row.sub, row.security_stamp).await? else {
+            // RFC 9700 §4.14.2 / issue 11 §2: a password change or disable ends the grant; the
+            // rotation above already spent this token, the rest of the family goes too.
+            state
+                .store
+                .revoke_grant(&row.family_id, now, now + state.lifetimes.access_token_secs)
+                .await?;
+            return Err(invalid_grant(
+                "the refresh token is invalid, expired, or revoked",
+            ));
+        };
         let grant = UserGrant {
             user: &user,
             id_token_claims: &id_token_claims,
@@ -390,6 +405,7 @@ fn grant_refresh_token<'a>(
             auth_time: row.auth_time,
             grant_id: &row.family_id,
             code_hash: row.code_hash.as_deref(),
+            security_stamp: row.security_stamp,
         };
         let refresh = issue_refresh_token(state, client, &grant, row.family_expires_at).await?;
         issue_tokens(state, client, &grant, &scope, None, Some(refresh))
@@ -440,6 +456,7 @@ fn grant_client_credentials<'a>(
                 scope: &scope,
                 auth_time: None,
                 grant_id: None,
+                security_stamp: 0,
                 now,
                 ttl_secs: ttl,
                 alg: client.access_token_alg,
@@ -505,19 +522,21 @@ fn grant_password<'a>(
             auth_time: now,
             grant_id: &grant_id,
             code_hash: None,
+            security_stamp: user.security_stamp,
         };
         issue_tokens(state, client, &grant, &scope, None, None)
     })
 }
 
-/// The user a code or refresh token was issued for; a deleted account ends the grant.
-async fn grant_user(state: &AppState, sub: &str) -> Result<crate::store::User, TokenError> {
-    state
-        .store
-        .find_user_by_sub(sub)
-        .await?
-        .filter(|u| u.disabled == 0)
-        .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))
+/// The user a code or refresh token was issued for under `security_stamp`, if that still
+/// counts (`Store::current_user`): `None` once the account is removed or disabled, or its
+/// password changed since.
+async fn grant_user(
+    state: &AppState,
+    sub: &str,
+    security_stamp: i64,
+) -> Result<Option<crate::store::User>, TokenError> {
+    Ok(state.store.current_user(sub, security_stamp).await?)
 }
 
 /// `items` space-joined, each once, in first-seen order.
@@ -545,6 +564,8 @@ struct UserGrant<'a> {
     auth_time: i64,
     grant_id: &'a str,
     code_hash: Option<&'a str>,
+    /// The user's security stamp the grant was made under, carried by every token it issues.
+    security_stamp: i64,
 }
 
 /// Issues a refresh token of `grant` that lives until the idle lifetime from now, or until
@@ -568,6 +589,7 @@ async fn issue_refresh_token(
             scope: grant.scope,
             id_token_claims: grant.id_token_claims,
             auth_time: grant.auth_time,
+            security_stamp: grant.security_stamp,
             now,
             expires_at: now.saturating_add(state.lifetimes.refresh_token_idle_secs),
             family_expires_at,
@@ -598,6 +620,7 @@ fn issue_tokens(
             scope,
             auth_time: Some(grant.auth_time),
             grant_id: Some(grant.grant_id),
+            security_stamp: grant.security_stamp,
             now,
             ttl_secs: ttl,
             alg: client.access_token_alg,

@@ -185,7 +185,12 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
     }
     let user = state
         .store
-        .find_user_for_token(&claims.sub, &claims.jti, claims.grant_id.as_deref())
+        .find_user_for_token(
+            &claims.sub,
+            claims.security_stamp,
+            &claims.jti,
+            claims.grant_id.as_deref(),
+        )
         .await?
         .ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
     let released = scopes

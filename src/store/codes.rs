@@ -31,6 +31,8 @@ pub struct AuthorizationCodeRow {
     pub grant_id: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The user's security stamp when the code was issued (see `User::is_current`).
+    pub security_stamp: i64,
 }
 
 /// What is stored when a code is issued.
@@ -54,6 +56,8 @@ pub struct NewAuthorizationCode<'a> {
     pub id_token_claims: &'a str,
     /// Unix seconds.
     pub auth_time: i64,
+    /// The security stamp of the browser session the code comes from.
+    pub security_stamp: i64,
     /// Unix seconds.
     pub now: i64,
     /// Unix seconds.
@@ -83,8 +87,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO authorization_codes \
              (code_hash, client_id, sub, redirect_uri, scope, nonce, code_challenge, auth_time, \
-              expires_at, created_at, id_token_claims) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+              expires_at, created_at, id_token_claims, security_stamp) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(c.code_hash)
         .bind(c.client_id)
@@ -97,6 +101,7 @@ impl Store {
         .bind(c.expires_at)
         .bind(c.now)
         .bind(c.id_token_claims)
+        .bind(c.security_stamp)
         .execute(self.pool())
         .await?;
         Ok(())

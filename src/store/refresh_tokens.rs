@@ -32,6 +32,8 @@ pub struct RefreshTokenRow {
     pub revoked_at: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The user's security stamp when the grant began (see `User::is_current`).
+    pub security_stamp: i64,
 }
 
 /// What is stored when a refresh token is issued.
@@ -53,6 +55,8 @@ pub struct NewRefreshToken<'a> {
     pub id_token_claims: &'a str,
     /// Unix seconds.
     pub auth_time: i64,
+    /// The user's security stamp the grant was made under.
+    pub security_stamp: i64,
     /// Unix seconds.
     pub now: i64,
     /// Unix seconds.
@@ -79,8 +83,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO refresh_tokens \
              (token_hash, family_id, code_hash, client_id, sub, scope, auth_time, expires_at, \
-              family_expires_at, created_at, id_token_claims) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+              family_expires_at, created_at, id_token_claims, security_stamp) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(t.token_hash)
         .bind(t.family_id)
@@ -93,6 +97,7 @@ impl Store {
         .bind(t.family_expires_at)
         .bind(t.now)
         .bind(t.id_token_claims)
+        .bind(t.security_stamp)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -7,7 +7,8 @@ use super::{Result, Store, is_unique_violation};
 pub struct User {
     /// Subject identifier (OIDC Core §2 `sub`): random, stable, never an email.
     pub sub: String,
-    /// Email address, lower-cased.
+    /// Email address: normalized (`crate::email::normalize`) for accounts added since
+    /// migration 0004, lower-cased for older ones.
     pub email: String,
     /// Full name (the `name` claim).
     pub name: String,
@@ -27,6 +28,75 @@ pub struct User {
     pub phone_number_verified: i64,
     /// The `address` claim: a JSON object with the members of OIDC Core §5.1.1, if known.
     pub address: Option<String>,
+    /// Generation of the user's credentials: one more at every password change and every
+    /// disable, never less. Sessions, codes, refresh tokens and access tokens carry the value
+    /// they were issued under and stop counting when it moves on (issue 11 §2).
+    pub security_stamp: i64,
+}
+
+impl User {
+    /// Whether something issued to this user under `security_stamp` still speaks for them: the
+    /// account is enabled and neither its password changed nor was it disabled since. The one
+    /// rule behind [`Store::current_user`] for callers that already hold the row.
+    pub fn is_current(&self, security_stamp: i64) -> bool {
+        self.disabled == 0 && self.security_stamp == security_stamp
+    }
+}
+
+/// The SQL twin of [`User::is_current`] (`$2` is the stamp presented).
+const CURRENT: &str = "disabled = 0 AND security_stamp = $2";
+
+/// An account whose stored email `email::normalize` cannot settle: reported by `sekimori migrate`,
+/// at server start and by `user list`, never merged or changed silently.
+#[derive(Clone, Debug)]
+pub enum EmailProblem {
+    /// The stored address does not normalize (a zero-width character, say).
+    Invalid {
+        /// The account.
+        sub: String,
+        /// Its stored email.
+        email: String,
+        /// Why it does not normalize.
+        error: crate::email::EmailError,
+    },
+    /// The stored address normalizes to one another (older) account already has.
+    Collides {
+        /// The account.
+        sub: String,
+        /// Its stored email.
+        email: String,
+        /// The normalized form both share.
+        normalized: String,
+        /// The stored email of the account that holds the normalized form.
+        holder: String,
+    },
+}
+
+impl std::fmt::Display for EmailProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |s: &str| format!("{:?}", s);
+        match self {
+            Self::Invalid { sub, email, error } => write!(
+                f,
+                "account {} (sub {sub}) has an email that does not normalize: {error}; it still \
+                 logs in with exactly that address",
+                shown(email)
+            ),
+            Self::Collides {
+                sub,
+                email,
+                normalized,
+                holder,
+            } => write!(
+                f,
+                "account {} (sub {sub}) collides with account {}: both normalize to {}; each \
+                 still logs in with its exact stored address; merge or rename them by hand",
+                shown(email),
+                shown(holder),
+                shown(normalized)
+            ),
+        }
+    }
 }
 
 /// A change to a user's profile claims; `None` leaves a field as it is.
@@ -49,8 +119,8 @@ pub struct ProfileUpdate<'a> {
 pub struct NewUser<'a> {
     /// Subject identifier.
     pub sub: &'a str,
-    /// Email address (stored lower-cased).
-    pub email: &'a str,
+    /// Email address, normalized (stored as `email` and `email_normalized`).
+    pub email: &'a crate::email::Email,
     /// Full name.
     pub name: &'a str,
     /// argon2id PHC string.
@@ -60,14 +130,15 @@ pub struct NewUser<'a> {
 }
 
 impl Store {
-    /// Inserts a user. Errors: [`super::Error::Conflict`] when the email is taken.
+    /// Inserts a user. Errors: [`super::Error::Conflict`] when an account already has this
+    /// normalized email (the unique index on `email_normalized` decides, on every node).
     pub async fn create_user(&self, u: NewUser<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO users (sub, email, name, email_verified, password_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, 0, $4, $5, $5)",
+            "INSERT INTO users (sub, email, email_normalized, name, email_verified, password_hash, \
+             created_at, updated_at) VALUES ($1, $2, $2, $3, 0, $4, $5, $5)",
         )
         .bind(u.sub)
-        .bind(u.email.to_lowercase())
+        .bind(u.email.as_str())
         .bind(u.name)
         .bind(u.password_hash)
         .bind(u.now)
@@ -83,11 +154,36 @@ impl Store {
         Ok(())
     }
 
-    /// The user with this email (case-insensitive), if any.
+    /// The user with this email as typed, if any: compared in normalized form
+    /// ([`crate::email::normalize`]). An account stored before normalization whose address
+    /// collides or no longer normalizes (see [`EmailProblem`]) is still found by its exact
+    /// stored (lower-cased) address, which wins over a normalized match.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let email = email.trim();
+        if email.len() > crate::email::MAX_EMAIL_BYTES {
+            return Ok(None);
+        }
+        let normalized = crate::email::normalize(email)
+            .map(crate::email::Email::into_string)
+            .unwrap_or_default();
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT * FROM users WHERE email_normalized = $1 OR email = $2 \
+             ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END, created_at, sub LIMIT 1",
+        )
+        .bind(normalized)
+        .bind(email.to_lowercase())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The user `sub` if what was issued to them under `security_stamp` still counts (see
+    /// [`User::is_current`]): one indexed read, the check behind browser sessions, codes and
+    /// refresh tokens.
+    pub async fn current_user(&self, sub: &str, security_stamp: i64) -> Result<Option<User>> {
         Ok(
-            sqlx::query_as::<_, User>("SELECT * FROM users WHERE email = $1")
-                .bind(email.to_lowercase())
+            sqlx::query_as::<_, User>(&format!("SELECT * FROM users WHERE sub = $1 AND {CURRENT}"))
+                .bind(sub)
+                .bind(security_stamp)
                 .fetch_optional(self.pool())
                 .await?,
         )
@@ -139,7 +235,31 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Replaces a user's password hash.
+    /// Sets a new password (`user passwd`): the hash changes and the security stamp moves on,
+    /// so every session, code, refresh token and access token issued before stops counting
+    /// (issue 11 §2). Returns whether the user exists. The caller also revokes the user's grants
+    /// ([`Store::revoke_grants_of`]) so the refresh tokens are gone from the database too.
+    pub async fn change_user_password(
+        &self,
+        sub: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $2, updated_at = $3, \
+             security_stamp = security_stamp + 1 WHERE sub = $1",
+        )
+        .bind(sub)
+        .bind(password_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces a user's password hash with another hash **of the same password** (the upgrade
+    /// to current argon2id parameters at login): sessions and tokens stay valid. A new password
+    /// goes through [`Store::change_user_password`].
     pub async fn set_user_password(&self, sub: &str, password_hash: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE sub = $1")
             .bind(sub)
@@ -150,33 +270,41 @@ impl Store {
         Ok(())
     }
 
-    /// The user `sub`, unless the access token (`jti`, `grant_id`) presented for it is on the
-    /// deny-list: one round trip for userinfo.
+    /// [`Store::current_user`] for an access token: the user `sub`, if still current for the
+    /// token's `security_stamp` and the token (`jti`, `grant_id`) is not on the deny-list, in
+    /// one round trip (userinfo, introspection).
     pub async fn find_user_for_token(
         &self,
         sub: &str,
+        security_stamp: i64,
         jti: &str,
         grant_id: Option<&str>,
     ) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(
-            "SELECT * FROM users WHERE sub = $1 AND disabled = 0 \
-             AND NOT EXISTS (SELECT 1 FROM revocations WHERE id = $2 OR id = $3)",
-        )
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT * FROM users WHERE sub = $1 AND {CURRENT} \
+             AND NOT EXISTS (SELECT 1 FROM revocations WHERE id = $3 OR id = $4)"
+        ))
         .bind(sub)
+        .bind(security_stamp)
         .bind(jti)
         .bind(grant_id.unwrap_or(jti))
         .fetch_optional(self.pool())
         .await?)
     }
 
-    /// Disables or re-enables an account. Returns whether the user exists.
+    /// Disables or re-enables an account. Disabling moves the security stamp on, so whatever
+    /// was issued before stays dead after a later enable (issue 11 §2); enabling leaves it.
+    /// Returns whether the user exists.
     pub async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE sub = $1")
-            .bind(sub)
-            .bind(i64::from(disabled))
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE users SET disabled = $2, updated_at = $3, \
+             security_stamp = security_stamp + $2 WHERE sub = $1",
+        )
+        .bind(sub)
+        .bind(i64::from(disabled))
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -196,5 +324,69 @@ impl Store {
                 .fetch_all(self.pool())
                 .await?,
         )
+    }
+}
+
+impl Store {
+    /// Fills `email_normalized` for accounts that do not have it yet (rows from before
+    /// migration 0004) and returns the accounts it cannot fill: an address that does not
+    /// normalize, or whose normalized form an older account already holds. Nothing is merged;
+    /// such accounts keep logging in with their exact stored address. Idempotent and safe on
+    /// several nodes at once (the unique index settles races). Run by `sekimori migrate`, the
+    /// mutating CLI commands and at server start.
+    pub async fn normalize_stored_emails(&self) -> Result<Vec<EmailProblem>> {
+        self.email_problems(true).await
+    }
+
+    /// The accounts [`Store::normalize_stored_emails`] would report, without writing anything
+    /// (for `user list`).
+    pub async fn report_email_problems(&self) -> Result<Vec<EmailProblem>> {
+        self.email_problems(false).await
+    }
+
+    async fn email_problems(&self, fill: bool) -> Result<Vec<EmailProblem>> {
+        let pending: Vec<(String, String)> = sqlx::query_as(
+            "SELECT sub, email FROM users WHERE email_normalized IS NULL ORDER BY created_at, sub",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut problems = Vec::new();
+        for (sub, email) in pending {
+            let normalized = match crate::email::normalize(&email) {
+                Ok(n) => n.into_string(),
+                Err(error) => {
+                    problems.push(EmailProblem::Invalid { sub, email, error });
+                    continue;
+                }
+            };
+            if fill {
+                let filled = sqlx::query(
+                    "UPDATE users SET email_normalized = $2 WHERE sub = $1 AND email_normalized IS NULL",
+                )
+                .bind(&sub)
+                .bind(&normalized)
+                .execute(self.pool())
+                .await;
+                match filled {
+                    Ok(_) => continue,
+                    Err(e) if is_unique_violation(&e) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let holder: Option<(String,)> =
+                sqlx::query_as("SELECT email FROM users WHERE email_normalized = $1")
+                    .bind(&normalized)
+                    .fetch_optional(self.pool())
+                    .await?;
+            if let Some((holder,)) = holder {
+                problems.push(EmailProblem::Collides {
+                    sub,
+                    email,
+                    normalized,
+                    holder,
+                });
+            }
+        }
+        Ok(problems)
     }
 }

@@ -44,11 +44,8 @@ pub async fn show_consent(
     req: AuthorizationRequest,
 ) -> Response {
     let now = state.clock.now();
-    let Some(sso) = session::sso(session).await else {
-        return error_page(lang, PageError::LoginExpired);
-    };
-    let user = match state.store.find_user_by_sub(&sso.sub).await {
-        Ok(Some(u)) => u,
+    let user = match session::current(&state.store, session).await {
+        Ok(Some((_, user))) => user,
         Ok(None) => return error_page(lang, PageError::LoginExpired),
         Err(_) => return error_page(lang, PageError::Unavailable),
     };
@@ -119,11 +116,15 @@ pub async fn consent_post(
     let Some(request_id) = params.get("request_id") else {
         return error_page(lang, PageError::LoginExpired);
     };
-    let (Some(req), Some(sso)) = (
-        session::get_pending(&session, request_id, session::Stage::Consent, now).await,
-        session::sso(&session).await,
-    ) else {
+    let Some(req) = session::get_pending(&session, request_id, session::Stage::Consent, now).await
+    else {
         return error_page(lang, PageError::LoginExpired);
+    };
+    // The login behind the consent page must still count (issue 11 §2).
+    let sso = match session::current(&state.store, &session).await {
+        Ok(Some((sso, _))) => sso,
+        Ok(None) => return error_page(lang, PageError::LoginExpired),
+        Err(_) => return error_page(lang, PageError::Unavailable),
     };
     if !session::csrf_ok(&session, params.get("csrf_token")).await {
         tracing::warn!(client_id = %req.client_id, "consent form with a bad CSRF token");
@@ -177,7 +178,7 @@ pub async fn consent_post(
                 .origin(&origin)
                 .detail(format!("scope {:?}", req.scope))
                 .emit();
-            see_other(issue_code(&state, &req, &sso.sub, sso.auth_time).await)
+            see_other(issue_code(&state, &req, &sso).await)
         }
         _ => {
             tracing::info!(client_id = %req.client_id, sub = %sso.sub, "consent denied");

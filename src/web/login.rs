@@ -84,7 +84,13 @@ pub async fn show_login(
 ) -> Response {
     let now = state.clock.now();
     let csrf = session::csrf_token(session).await;
-    let email = req.login_hint.clone().unwrap_or_default();
+    // The hint pre-fills the form in the spelling the account is stored under; a hint that is
+    // not an email (OIDC Core §3.1.2.1 leaves its form open) is shown as sent.
+    let email = req
+        .login_hint
+        .as_deref()
+        .map(|h| crate::email::normalize(h).map_or_else(|_| h.to_owned(), |e| e.into_string()))
+        .unwrap_or_default();
     let id = session::put_pending(session, session::Stage::Login, req.clone(), now).await;
     match (csrf, id) {
         (Ok(csrf), Ok(id)) => {
@@ -176,6 +182,7 @@ pub async fn login_post(
     let sso = Sso {
         sub: user.sub.clone(),
         auth_time: now,
+        security_stamp: user.security_stamp,
     };
     if session::log_in(&session, sso.clone(), state.lifetimes.session_secs)
         .await

@@ -24,6 +24,11 @@ pub struct Sso {
     pub sub: String,
     /// When the user authenticated (Unix seconds): the ID token's `auth_time`.
     pub auth_time: i64,
+    /// The user's security stamp at login: once the password changes or the account is
+    /// disabled, the stamp moves on and this login no longer counts, on every node (sessions
+    /// from before the stamp existed read 0, the stamp of an account never changed).
+    #[serde(default)]
+    pub security_stamp: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,6 +52,30 @@ pub enum Stage {
 /// The logged-in user of this browser, if any.
 pub async fn sso(session: &Session) -> Option<Sso> {
     session.get::<Sso>(SSO_KEY).await.ok().flatten()
+}
+
+/// The logged-in user of this browser if the login still counts: the account exists, is
+/// enabled, and its security stamp is the one the session was made under (one indexed read of
+/// the user). A login that no longer counts is dropped from the session, which is then anonymous
+/// (issue 11 §2: a password change or disable ends every session, a later enable none).
+///
+/// Errors: the database's.
+pub async fn current(
+    store: &crate::store::Store,
+    session: &Session,
+) -> Result<Option<(Sso, crate::store::User)>, crate::store::Error> {
+    let Some(sso) = sso(session).await else {
+        return Ok(None);
+    };
+    match store.current_user(&sso.sub, sso.security_stamp).await? {
+        Some(user) => Ok(Some((sso, user))),
+        None => {
+            tracing::info!(sub = %sso.sub, "browser session ended: account changed, disabled or removed");
+            // Best effort: the stale login is refused on every request anyway.
+            let _ = session.remove::<Sso>(SSO_KEY).await;
+            Ok(None)
+        }
+    }
 }
 
 /// Records a successful login. The session id and the CSRF token change first, so values

@@ -16,10 +16,23 @@ fn sekimori(db: &str, keys: &std::path::Path) -> Command {
     cmd
 }
 
+/// A fresh database as an operator makes one: `sekimori migrate` (the only command besides
+/// `serve` that may create a SQLite file).
+async fn fresh_migrated(dir: &std::path::Path) -> String {
+    let db = fresh_database_url(dir).await;
+    let out = sekimori(&db, dir).arg("migrate").output().expect("migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db
+}
+
 #[tokio::test]
 async fn client_add_prints_credentials_once_and_user_add_reads_stdin() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = fresh_database_url(dir.path()).await;
+    let db = fresh_migrated(dir.path()).await;
     let out = sekimori(&db, dir.path())
         .args([
             "client",
@@ -109,7 +122,7 @@ async fn client_add_prints_credentials_once_and_user_add_reads_stdin() {
 #[tokio::test]
 async fn client_add_rejects_fragment_redirect_uri() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = fresh_database_url(dir.path()).await;
+    let db = fresh_migrated(dir.path()).await;
     let out = sekimori(&db, dir.path())
         .args([
             "client",
@@ -144,7 +157,7 @@ fn bad_database_url_is_one_readable_line() {
 #[tokio::test]
 async fn unreadable_key_and_port_in_use_are_readable_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = fresh_database_url(dir.path()).await;
+    let db = fresh_migrated(dir.path()).await;
     let keys = dir.path().join("keys");
     std::fs::create_dir_all(&keys).expect("mkdir");
     std::fs::write(
@@ -261,7 +274,7 @@ fn config_errors_name_the_key() {
 #[tokio::test]
 async fn names_with_control_characters_are_refused_and_never_printed_raw() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = fresh_database_url(dir.path()).await;
+    let db = fresh_migrated(dir.path()).await;
     let out = sekimori(&db, dir.path())
         .args([
             "client",
@@ -298,7 +311,7 @@ async fn names_with_control_characters_are_refused_and_never_printed_raw() {
 #[tokio::test]
 async fn user_update_needs_a_change_and_user_list_json_shows_the_profile() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = fresh_database_url(dir.path()).await;
+    let db = fresh_migrated(dir.path()).await;
     let mut child = sekimori(&db, dir.path())
         .args([
             "user",

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on an ephemeral port, a fresh database per test, driven
 //! over HTTP as relying parties and browsers do.
 
+mod account_events;
 mod admin;
 mod audit_log;
 mod authorize;

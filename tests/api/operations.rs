@@ -51,6 +51,11 @@ async fn a_full_flow_logs_no_secret_and_json_logs_carry_request_ids() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = fresh_database_url(dir.path()).await;
     let keys = dir.path().join("keys");
+    let migrated = sekimori(&db, &keys)
+        .arg("migrate")
+        .output()
+        .expect("migrate");
+    assert!(migrated.status.success());
     let out = sekimori(&db, &keys)
         .args([
             "client",
