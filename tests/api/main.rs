@@ -10,6 +10,7 @@ mod conformance;
 mod discovery;
 mod flow;
 mod helpers;
+mod hostile;
 mod keys;
 mod lifecycle;
 mod operations;
