@@ -293,12 +293,11 @@ impl Application {
         for warning in crate::config::startup_warnings(common, serve) {
             tracing::warn!("{warning}");
         }
-        let router = router(state.clone()).layer(
-            tower_http::timeout::TimeoutLayer::with_status_code(
+        let router =
+            router(state.clone()).layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 std::time::Duration::from_secs(serve.request_timeout_secs),
-            ),
-        );
+            ));
         let admin = admin_listener.map(|l| (l, admin_router(state.clone())));
         Ok(Self {
             listener,
@@ -535,7 +534,7 @@ mod tests {
         let small = client_weight("c1", &client("c1", 10));
         let large = client_weight("c1", &client("c1", 100_000));
         assert!(small >= 512);
-        assert!(large >= 100_000 && large < 101_000, "{large}");
+        assert!((100_000..101_000).contains(&large), "{large}");
     }
 
     #[tokio::test]

@@ -366,10 +366,20 @@ mod tests {
 
     #[test]
     fn loopback_binds_are_recognised() {
-        for bind in ["127.0.0.1:8080", "localhost:9000", "[::1]:8080", "127.0.0.2:1"] {
+        for bind in [
+            "127.0.0.1:8080",
+            "localhost:9000",
+            "[::1]:8080",
+            "127.0.0.2:1",
+        ] {
             assert!(is_loopback_bind(bind), "{bind}");
         }
-        for bind in ["0.0.0.0:8080", "[::]:8080", "192.0.2.1:80", "id.example.com:443"] {
+        for bind in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.0.2.1:80",
+            "id.example.com:443",
+        ] {
             assert!(!is_loopback_bind(bind), "{bind}");
         }
     }

@@ -7,7 +7,7 @@
 //! Memory: each hashing thread keeps one argon2 working buffer (19 MiB) while checks are queued,
 //! so a storm costs at most `cores × 19 MiB` whatever its size, and a thread gives its buffer
 //! back as soon as no queued check is left for it. The buffer is allocated with a capacity above
-//! glibc's largest mmap threshold ([`MAPPED_BLOCKS`]), so it is always a mapping of its own and
+//! glibc's largest mmap threshold (`MAPPED_BLOCKS`), so it is always a mapping of its own and
 //! freeing it returns the memory to the OS at once instead of leaving it in a malloc arena
 //! (`docs/performance.md`, "argon2 memory under a login storm").
 

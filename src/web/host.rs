@@ -163,7 +163,10 @@ mod tests {
             host(&headers, Via::TrustedProxy),
             Some("id.example.com".to_owned())
         );
-        assert_eq!(host(&headers, Via::Direct), Some("10.0.0.5:8080".to_owned()));
+        assert_eq!(
+            host(&headers, Via::Direct),
+            Some("10.0.0.5:8080".to_owned())
+        );
         assert_eq!(host(&headers, Via::Unknown), None);
         // A trusted proxy that sends no X-Forwarded-Host may have rewritten Host: unchecked.
         headers.remove("x-forwarded-host");

@@ -16,7 +16,13 @@ use crate::helpers::{LoginForm, Spawn, TestApp, form, spawn, spawn_app, spawn_ap
 /// The server's `host:port` (the issuer is `http://127.0.0.1:PORT`).
 fn authority(app: &TestApp) -> String {
     url::Url::parse(&app.issuer)
-        .map(|u| format!("{}:{}", u.host_str().unwrap_or_default(), u.port().unwrap_or(80)))
+        .map(|u| {
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or_default(),
+                u.port().unwrap_or(80)
+            )
+        })
         .expect("issuer URL")
 }
 
@@ -78,7 +84,10 @@ async fn connections_that_never_finish_their_headers_are_closed_while_others_are
         let seen = until_closed(conn, Duration::from_secs(5))
             .await
             .unwrap_or_else(|seen| panic!("connection {i} still open after 5 s: {seen:?}"));
-        assert!(!seen.contains(" 200 "), "connection {i} was answered: {seen}");
+        assert!(
+            !seen.contains(" 200 "),
+            "connection {i} was answered: {seen}"
+        );
     }
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -472,7 +481,10 @@ fn config_check_warns_of_a_readable_key_file_and_a_public_http_issuer() {
         warned.contains("warning: issuer http://id.example.com is http://"),
         "{warned}"
     );
-    assert!(quiet.contains("chmod 600") && !quiet.contains("is http://"), "{quiet}");
+    assert!(
+        quiet.contains("chmod 600") && !quiet.contains("is http://"),
+        "{quiet}"
+    );
     assert!(!silent.contains("warning"), "{silent}");
 }
 
