@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use tokio::sync::Semaphore;
 
 /// Hashes a password as an argon2id PHC string.
@@ -24,10 +24,33 @@ use tokio::sync::Semaphore;
 /// Errors: a message if the hasher fails (it does not for sane inputs).
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    let hasher = Argon2::default();
+    let params = hasher.params().clone();
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| e.to_string())?;
+    let output_len = params
+        .output_len()
+        .unwrap_or(argon2::Params::DEFAULT_OUTPUT_LEN);
+    // As `PasswordHasher::hash_password` does, but in this thread's reusable working memory.
+    let output = argon2::password_hash::Output::init_with(output_len, |out| {
+        with_blocks(params.block_count(), |blocks| {
+            hasher.hash_password_into_with_memory(password.as_bytes(), salt_bytes, out, blocks)
+        })
+        .map_err(|_| argon2::password_hash::Error::Password)
+    })
+    .map_err(|e| e.to_string())?;
+    let phc = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::default().into()),
+        params: argon2::password_hash::ParamsString::try_from(&params)
+            .map_err(|e| e.to_string())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
 }
 
 /// What an unknown account is checked against, so a miss costs one full argon2id verification
@@ -100,21 +123,22 @@ impl PasswordChecker {
             } else {
                 verify_argon2(password.as_bytes(), &stored)
             };
+            let verified = if !(ok && known) {
+                Verified::No
+            } else if is_current(&stored) {
+                Verified::Yes
+            } else {
+                match hash(&password) {
+                    Ok(new) => Verified::Rehash(new),
+                    Err(_) => Verified::Yes,
+                }
+            };
             // Fewer other checks than threads: none is waiting for this thread, so give the
             // working memory back (an idle server stays small); under load keep reusing it.
             if outstanding.load(Ordering::SeqCst).saturating_sub(1) < threads {
                 BLOCKS.with(|b| *b.borrow_mut() = Vec::new());
             }
-            if !(ok && known) {
-                return Verified::No;
-            }
-            if is_current(&stored) {
-                return Verified::Yes;
-            }
-            match hash(&password) {
-                Ok(new) => Verified::Rehash(new),
-                Err(_) => Verified::Yes,
-            }
+            verified
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         match &self.pool {
@@ -197,21 +221,24 @@ fn verify_argon2(password: &[u8], phc: &str) -> bool {
     };
     let mut out = vec![0u8; expected.len()];
     let hasher = Argon2::new(algorithm, version, params.clone());
-    let computed = BLOCKS.with(|blocks| {
-        let mut blocks = blocks.borrow_mut();
-        if blocks.len() < params.block_count() {
-            let mut fresh = Vec::with_capacity(params.block_count().max(MAPPED_BLOCKS));
-            fresh.resize(params.block_count(), argon2::Block::default());
-            *blocks = fresh;
-        }
-        hasher.hash_password_into_with_memory(
-            password,
-            salt,
-            &mut out,
-            &mut blocks[..params.block_count()],
-        )
+    let computed = with_blocks(params.block_count(), |blocks| {
+        hasher.hash_password_into_with_memory(password, salt, &mut out, blocks)
     });
     computed.is_ok() && crate::crypto::constant_time_eq(&out, expected.as_bytes())
+}
+
+/// Runs `f` with `count` blocks of this thread's working memory, growing it (as its own
+/// mapping: [`MAPPED_BLOCKS`]) when it is smaller.
+fn with_blocks<T>(count: usize, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < count {
+            let mut fresh = Vec::with_capacity(count.max(MAPPED_BLOCKS));
+            fresh.resize(count, argon2::Block::default());
+            *blocks = fresh;
+        }
+        f(&mut blocks[..count])
+    })
 }
 
 /// The outcome of a password check.
@@ -275,6 +302,17 @@ mod tests {
             checker.verify("wrong".into(), Some(bcrypt_hash)).await,
             Verified::No
         );
+    }
+
+    #[test]
+    fn hashes_are_standard_phc_strings_the_argon2_crate_verifies() {
+        use argon2::password_hash::PasswordVerifier;
+        let phc = hash("correct horse").expect("hash");
+        let parsed = PasswordHash::new(&phc).expect("PHC string");
+        let argon = Argon2::default();
+        assert!(argon.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon.verify_password(b"wrong horse", &parsed).is_err());
+        assert!(is_current(&phc));
     }
 
     #[test]

@@ -121,6 +121,34 @@ async fn a_request_whose_body_never_arrives_gets_408() {
 }
 
 #[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    // Arrange: at most two connections, both taken by clients that send nothing yet.
+    let app = spawn(with_serve(ServeConfig {
+        max_connections: 2,
+        ..ServeConfig::default()
+    }))
+    .await;
+    let addr = authority(&app);
+    let first = TcpStream::connect(&addr).await.expect("connect");
+    let _second = TcpStream::connect(&addr).await.expect("connect");
+    let healthz = || async {
+        let mut conn = TcpStream::connect(&addr).await.expect("connect");
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        until_closed(&mut conn, Duration::from_millis(700)).await
+    };
+
+    // Act + Assert: a third is not served while both are open…
+    let waiting = healthz().await;
+    assert!(waiting.is_err(), "served beyond the limit: {waiting:?}");
+    // …and is served once one closes.
+    drop(first);
+    let served = healthz().await.expect("served after a slot freed");
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+}
+
+#[tokio::test]
 async fn keep_alive_connections_serve_several_requests() {
     let app = spawn_app().await;
     let mut conn = TcpStream::connect(authority(&app)).await.expect("connect");
