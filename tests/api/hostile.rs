@@ -280,6 +280,28 @@ async fn every_page_links_an_icon_that_is_served() {
 }
 
 #[tokio::test]
+async fn the_form_post_page_links_the_icon_and_its_policy_allows_it() {
+    // Arrange: a browser with a session.
+    let app = spawn_app().await;
+    app.authorize_and_login(&app.confidential, &[]).await;
+
+    // Act
+    let res = app
+        .get_authorize(&app.confidential, &[("response_mode", "form_post")])
+        .await;
+
+    // Assert
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(csp.contains("img-src 'self'"), "{csp}");
+    let html = res.text().await.expect("html");
+    assert!(html.contains(r#"<link rel="icon" href="static/favicon.svg""#));
+}
+
+#[tokio::test]
 async fn favicon_is_served_at_the_origin_root_when_the_issuer_has_a_path() {
     let app = spawn_app_at("/auth").await;
     let root = app.issuer.trim_end_matches("/auth");
