@@ -83,8 +83,14 @@ pub struct Inner {
     pub registration_policy: crate::oauth::registration::RegistrationPolicy,
     /// Registered clients read recently, so the token endpoint does not read the same row on
     /// every request. Entries live [`CLIENT_CACHE_SECS`]: a change to a client reaches every
-    /// node within that time.
+    /// node within that time. Bounded by [`CLIENT_CACHE_BYTES`] (entries weighed by
+    /// [`client_weight`]), since dynamic registration lets anyone make large clients.
     clients: moka::future::Cache<String, Arc<Client>>,
+    /// Where the operators' listener (`--admin-bind`: `/metrics`, `/healthz`, `/readyz`) is
+    /// bound, if it is.
+    pub admin_addr: Option<SocketAddr>,
+    /// Serve the browser pages under any `Host` (`--allow-any-host`).
+    pub allow_any_host: bool,
 }
 
 /// The signing keys and the discovery document that advertises their algorithms.
@@ -98,6 +104,46 @@ pub struct Published {
 
 /// How long a node may serve a client registration from memory, in seconds.
 pub const CLIENT_CACHE_SECS: u64 = 10;
+
+/// The most memory the client cache may hold, in bytes (approximate: see [`client_weight`]).
+pub const CLIENT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The approximate heap size of a cached client, in bytes: its key, every string it owns, and
+/// a fixed overhead for the struct, the `Arc` and moka's bookkeeping. Saturates at `u32::MAX`.
+pub fn client_weight(client_id: &str, client: &Client) -> u32 {
+    /// Struct, `Arc` and per-entry cache overhead, measured loosely; an over-estimate is safe.
+    const OVERHEAD: usize = 512;
+    let strings = |v: &[String]| {
+        v.iter()
+            .map(|s| s.len() + std::mem::size_of::<String>())
+            .sum::<usize>()
+    };
+    let optional = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+    let bytes = OVERHEAD
+        + client_id.len()
+        + client.client_id.len()
+        + client.name.len()
+        + optional(&client.secret_hash)
+        + strings(&client.redirect_uris)
+        + strings(&client.scope)
+        + strings(&client.grant_types)
+        + strings(&client.post_logout_redirect_uris)
+        + optional(&client.logo_uri)
+        + optional(&client.policy_uri)
+        + optional(&client.tos_uri)
+        + optional(&client.registration_token_hash);
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+/// The client cache: entries weighed in bytes, at most [`CLIENT_CACHE_BYTES`] in all, each
+/// living [`CLIENT_CACHE_SECS`].
+fn client_cache() -> moka::future::Cache<String, Arc<Client>> {
+    moka::future::Cache::builder()
+        .weigher(|id: &String, c: &Arc<Client>| client_weight(id, c))
+        .max_capacity(CLIENT_CACHE_BYTES)
+        .time_to_live(std::time::Duration::from_secs(CLIENT_CACHE_SECS))
+        .build()
+}
 
 /// How often each node re-reads the key folder, in seconds (SIGHUP reloads at once).
 pub const KEY_RELOAD_SECS: u64 = 30;
@@ -167,6 +213,9 @@ impl Deref for AppState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The operators' listener and its router (`--admin-bind`).
+    admin: Option<(TcpListener, Router)>,
+    limits: crate::server::Limits,
     state: AppState,
 }
 
@@ -195,6 +244,19 @@ impl Application {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let issuer = common.issuer_for(&serve.bind).map_err(anyhow::Error::msg)?;
+        crate::config::check_limits(serve).map_err(anyhow::Error::msg)?;
+        let admin_listener = match &serve.admin_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {bind} (admin): {e}"))?,
+            ),
+            None => None,
+        };
+        let admin_addr = admin_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         let store = Store::connect(&common.database_url, common.db_acquire_timeout())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
@@ -240,15 +302,27 @@ impl Application {
             )
             .map_err(anyhow::Error::msg)?,
             open_registration: serve.open_registration,
-            clients: moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(std::time::Duration::from_secs(CLIENT_CACHE_SECS))
-                .build(),
+            clients: client_cache(),
+            admin_addr,
+            allow_any_host: serve.allow_any_host,
         }));
-        let router = router(state.clone());
+        for warning in crate::config::startup_warnings(common, serve) {
+            tracing::warn!("{warning}");
+        }
+        let router =
+            router(state.clone()).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                std::time::Duration::from_secs(serve.request_timeout_secs),
+            ));
+        let admin = admin_listener.map(|l| (l, admin_router(state.clone())));
         Ok(Self {
             listener,
             router,
+            admin,
+            limits: crate::server::Limits {
+                header_read_timeout: std::time::Duration::from_secs(serve.header_read_timeout_secs),
+                max_connections: serve.max_connections,
+            },
             state,
         })
     }
@@ -263,22 +337,37 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests. Meanwhile reloads
-    /// keys (periodically and on SIGHUP) and purges expired rows.
+    /// Serves (and the admin listener, if any) until `shutdown` resolves, then finishes
+    /// in-flight requests. Meanwhile reloads keys (periodically and on SIGHUP) and purges
+    /// expired rows.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let background = tokio::spawn(background_tasks(self.state.clone()));
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopper = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let admin = self.admin.map(|(listener, router)| {
+            tokio::spawn(crate::server::serve(
+                listener,
+                router,
+                crate::server::Limits {
+                    max_connections: 64,
+                    ..self.limits
+                },
+                stop_rx.clone(),
+            ))
+        });
+        crate::server::serve(self.listener, self.router, self.limits, stop_rx).await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
+        stopper.abort();
         background.abort();
-        served
+        Ok(())
     }
 }
 
@@ -321,7 +410,6 @@ pub fn router(state: AppState) -> Router {
     let inner = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::telemetry::metrics_get))
         .merge(crate::oidc::router())
         .merge(crate::oauth::router())
         .merge(crate::web::router(&state))
@@ -361,9 +449,23 @@ pub fn router(state: AppState) -> Router {
     let app = if path.is_empty() {
         inner
     } else {
-        Router::new().nest(&path, inner)
+        // Browsers ask the origin's root for /favicon.ico whatever the issuer's path.
+        Router::new()
+            .nest(&path, inner)
+            .route("/favicon.ico", get(crate::web::favicon))
     };
     app.merge(oauth_metadata)
+}
+
+/// The operators' router (`--admin-bind`): Prometheus `/metrics`, `/healthz` and `/readyz`,
+/// at the root whatever the issuer's path.
+pub fn admin_router(state: AppState) -> Router {
+    crate::telemetry::metrics_handle();
+    Router::new()
+        .route("/metrics", get(crate::telemetry::metrics_get))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
 }
 
 /// The largest request body any endpoint reads, in bytes.
@@ -416,5 +518,61 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(id: &str, redirect_uri_bytes: usize) -> Client {
+        Client {
+            client_id: id.to_owned(),
+            name: "App".to_owned(),
+            secret_hash: None,
+            redirect_uris: vec!["x".repeat(redirect_uri_bytes)],
+            scope: vec!["openid".to_owned()],
+            grant_types: vec!["authorization_code".to_owned()],
+            id_token_alg: crate::keys::Alg::RS256,
+            access_token_alg: crate::keys::Alg::RS256,
+            post_logout_redirect_uris: Vec::new(),
+            first_party: false,
+            logo_uri: None,
+            policy_uri: None,
+            tos_uri: None,
+            registration_token_hash: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_clients_weight_grows_with_what_it_holds() {
+        let small = client_weight("c1", &client("c1", 10));
+        let large = client_weight("c1", &client("c1", 100_000));
+        assert!(small >= 512);
+        assert!((100_000..101_000).contains(&large), "{large}");
+    }
+
+    #[tokio::test]
+    async fn the_client_cache_stays_within_its_byte_budget() {
+        // Arrange: 64 clients of about 1 MiB each, four times the budget.
+        let cache = client_cache();
+
+        // Act
+        for i in 0..64 {
+            let id = format!("client-{i}");
+            let c = Arc::new(client(&id, 1024 * 1024));
+            cache.insert(id, c).await;
+        }
+        cache.run_pending_tasks().await;
+
+        // Assert
+        assert!(
+            cache.weighted_size() <= CLIENT_CACHE_BYTES,
+            "{}",
+            cache.weighted_size()
+        );
+        assert!(cache.entry_count() <= 16, "{}", cache.entry_count());
+        assert!(cache.entry_count() > 0);
     }
 }

@@ -383,6 +383,29 @@ impl Cli {
             file.registration_grant_types,
             defaulted("registration_grant_types"),
         );
+        layer(
+            &mut serve.header_read_timeout_secs,
+            file.header_read_timeout_secs,
+            defaulted("header_read_timeout_secs"),
+        );
+        layer(
+            &mut serve.request_timeout_secs,
+            file.request_timeout_secs,
+            defaulted("request_timeout_secs"),
+        );
+        layer(
+            &mut serve.max_connections,
+            file.max_connections,
+            defaulted("max_connections"),
+        );
+        if let (Some(v), true) = (file.admin_bind, defaulted("admin_bind")) {
+            serve.admin_bind = Some(v);
+        }
+        layer(
+            &mut serve.allow_any_host,
+            file.allow_any_host,
+            defaulted("allow_any_host"),
+        );
         Ok(cli)
     }
 }
@@ -409,6 +432,7 @@ fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Resul
             bail!("{name} must be a positive number of seconds (got {value})");
         }
     }
+    crate::config::check_limits(serve).map_err(anyhow::Error::msg)?;
     let effective = FileConfig {
         issuer: Some(issuer.as_str().to_owned()),
         bind: Some(serve.bind.clone()),
@@ -430,6 +454,11 @@ fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Resul
         ),
         registration_scopes: None,
         registration_grant_types: None,
+        header_read_timeout_secs: Some(serve.header_read_timeout_secs),
+        request_timeout_secs: Some(serve.request_timeout_secs),
+        max_connections: Some(serve.max_connections),
+        admin_bind: serve.admin_bind.clone(),
+        allow_any_host: Some(serve.allow_any_host),
     };
     let policy = crate::oauth::registration::RegistrationPolicy::parse(
         &serve.registration_scopes,
@@ -482,6 +511,10 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { serve, demo } => serve_command(&cli.common, &serve, demo).await,
         Command::Config(ConfigCommand::Check { serve }) => {
             print!("{}", effective_config(&cli.common, &serve)?);
+            // On stderr, so stdout stays a usable configuration file.
+            for warning in crate::config::startup_warnings(&cli.common, &serve) {
+                eprintln!("warning: {warning}");
+            }
             Ok(())
         }
         Command::Migrate => {

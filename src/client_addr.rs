@@ -56,7 +56,8 @@ impl TrustedProxies {
         self.0.iter().map(ToString::to_string).collect()
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` (a TCP peer) is a trusted proxy.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.0.iter().any(|n| n.contains(&ip))
     }

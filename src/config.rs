@@ -146,6 +146,33 @@ pub struct ServeConfig {
         default_value = crate::oauth::registration::DEFAULT_REGISTRATION_GRANT_TYPES
     )]
     pub registration_grant_types: String,
+    /// How long a connection may take to send a request's complete headers, in seconds; then it
+    /// is closed (slowloris). The same bound closes a keep-alive connection idle that long.
+    #[arg(long, env = "SEKIMORI_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
+    /// How long a request (its body included) may take from its headers to the response, in
+    /// seconds; a request still running then is answered 408 Request Timeout.
+    #[arg(long, env = "SEKIMORI_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// The most client connections open at once; further connections wait in the kernel's
+    /// accept queue until one closes.
+    #[arg(long, env = "SEKIMORI_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// A second listen address (`host:port`, e.g. `127.0.0.1:9090`) serving `/metrics`,
+    /// `/healthz` and `/readyz` for operators. Default: none (no `/metrics` at all); the public
+    /// address never serves `/metrics`.
+    #[arg(long, env = "SEKIMORI_ADMIN_BIND")]
+    pub admin_bind: Option<String>,
+
+    /// Serve the browser pages (`/authorize`, `/login`, `/consent`, `/logout`) under any `Host`.
+    /// Default: a page request whose `Host` is not the issuer's is sent to the issuer's address
+    /// (GET) or refused with an error page naming it (POST), because the browser's cookies and
+    /// the form's target belong to the issuer's host.
+    #[arg(long, env = "SEKIMORI_ALLOW_ANY_HOST")]
+    pub allow_any_host: bool,
 }
 
 impl Default for ServeConfig {
@@ -164,8 +191,82 @@ impl Default for ServeConfig {
             registration_scopes: crate::oauth::registration::DEFAULT_REGISTRATION_SCOPES.into(),
             registration_grant_types: crate::oauth::registration::DEFAULT_REGISTRATION_GRANT_TYPES
                 .into(),
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 4096,
+            admin_bind: None,
+            allow_any_host: false,
         }
     }
+}
+
+/// Checks the connection limits: both timeouts and `max_connections` must be positive.
+///
+/// Errors: a message naming the setting.
+pub fn check_limits(serve: &ServeConfig) -> Result<(), String> {
+    for (name, value) in [
+        ("header_read_timeout_secs", serve.header_read_timeout_secs),
+        ("request_timeout_secs", serve.request_timeout_secs),
+        ("max_connections", serve.max_connections as u64),
+    ] {
+        if value == 0 {
+            return Err(format!("{name} must be positive (got 0)"));
+        }
+    }
+    Ok(())
+}
+
+/// What a careful operator would want to fix before going live, one sentence each: a signing
+/// key file (`*.pem` in the key folder) readable by group or others (mode & 0o077), and an
+/// `http://` issuer while listening on a non-loopback address (tokens and passwords would cross
+/// the network in clear text). `serve` logs each at WARN; `config check` prints each on stderr
+/// prefixed `warning: `. A folder that cannot be read gives no warning (loading it reports that).
+pub fn startup_warnings(common: &CommonConfig, serve: &ServeConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&common.keys_dir) {
+        let mut open: Vec<(PathBuf, u32)> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("pem"))
+            .filter_map(|p| {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&p).ok()?.permissions().mode() & 0o777;
+                (mode & 0o077 != 0).then_some((p, mode))
+            })
+            .collect();
+        open.sort();
+        for (path, mode) in open {
+            warnings.push(format!(
+                "signing key {} is readable by group or others (mode {mode:03o}): run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    if let Ok(issuer) = common.issuer_for(&serve.bind)
+        && !issuer.is_https()
+        && !is_loopback_bind(&serve.bind)
+    {
+        warnings.push(format!(
+            "issuer {} is http:// but the server listens on {}, beyond this machine: passwords \
+             and tokens would cross the network unencrypted; put a TLS proxy in front and use an \
+             https:// issuer (docs/deploy.md)",
+            issuer.as_str(),
+            serve.bind
+        ));
+    }
+    warnings
+}
+
+/// Whether a `host:port` listen address is only reachable from this machine (`localhost`, or a
+/// loopback IP literal such as `127.0.0.1` or `[::1]`).
+pub fn is_loopback_bind(bind: &str) -> bool {
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A validated issuer identifier (OIDC Core §2, RFC 8414 §2): https or http, no query, no
@@ -254,6 +355,16 @@ pub struct FileConfig {
     pub registration_scopes: Option<String>,
     /// `--registration-grant-types`.
     pub registration_grant_types: Option<String>,
+    /// `--header-read-timeout-secs`.
+    pub header_read_timeout_secs: Option<u64>,
+    /// `--request-timeout-secs`.
+    pub request_timeout_secs: Option<u64>,
+    /// `--max-connections`.
+    pub max_connections: Option<usize>,
+    /// `--admin-bind`.
+    pub admin_bind: Option<String>,
+    /// `--allow-any-host`.
+    pub allow_any_host: Option<bool>,
 }
 
 impl FileConfig {
@@ -277,6 +388,26 @@ mod tests {
         assert_eq!(i.as_str(), "https://id.example.com/auth");
         assert_eq!(i.path(), "/auth");
         assert_eq!(i.endpoint("/token"), "https://id.example.com/auth/token");
+    }
+
+    #[test]
+    fn loopback_binds_are_recognised() {
+        for bind in [
+            "127.0.0.1:8080",
+            "localhost:9000",
+            "[::1]:8080",
+            "127.0.0.2:1",
+        ] {
+            assert!(is_loopback_bind(bind), "{bind}");
+        }
+        for bind in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.0.2.1:80",
+            "id.example.com:443",
+        ] {
+            assert!(!is_loopback_bind(bind), "{bind}");
+        }
     }
 
     #[test]

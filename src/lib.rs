@@ -7,6 +7,7 @@
 //! - [`audit`]: the audit log, one structured event per security-relevant action.
 //! - [`client_addr`]: the client address behind trusted proxies (RFC 7239).
 //! - [`app`]: shared state, the router, binding and serving, `/healthz` and `/readyz`.
+//! - [`server`]: the accept loop: header read timeout, connection limit, graceful stop.
 //! - [`clock`]: the only source of wall-clock time, settable in tests.
 //! - [`crypto`]: random secrets, SHA-256 digests and constant-time comparison.
 //! - [`keys`]: signing keys in the key folder, `kid` thumbprints (RFC 7638), the JWKS (RFC 7517).
@@ -29,6 +30,7 @@ pub mod keys;
 pub mod oauth;
 pub mod oidc;
 pub mod password;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod web;

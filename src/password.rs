@@ -1,14 +1,22 @@
 //! User passwords: argon2id PHC strings (argon2 crate defaults: m=19 MiB, t=2, p=1, ~11 ms).
 //!
-//! Verification runs on the blocking pool behind a semaphore of one permit per core, so a login
-//! storm queues instead of starving the token endpoint; an unknown account still costs one hash,
-//! so timing does not reveal which emails exist.
+//! Verification runs on a fixed pool of one thread per core behind a semaphore of as many
+//! permits, so a login storm queues instead of starving the token endpoint; an unknown account
+//! still costs one hash, so timing does not reveal which emails exist.
+//!
+//! Memory: each hashing thread keeps one argon2 working buffer (19 MiB) while checks are queued,
+//! so a storm costs at most `cores × 19 MiB` whatever its size, and a thread gives its buffer
+//! back as soon as no queued check is left for it. The buffer is allocated with a capacity above
+//! glibc's largest mmap threshold (`MAPPED_BLOCKS`), so it is always a mapping of its own and
+//! freeing it returns the memory to the OS at once instead of leaving it in a malloc arena
+//! (`docs/performance.md`, "argon2 memory under a login storm").
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use tokio::sync::Semaphore;
 
 /// Hashes a password as an argon2id PHC string.
@@ -16,10 +24,33 @@ use tokio::sync::Semaphore;
 /// Errors: a message if the hasher fails (it does not for sane inputs).
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    let hasher = Argon2::default();
+    let params = hasher.params().clone();
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| e.to_string())?;
+    let output_len = params
+        .output_len()
+        .unwrap_or(argon2::Params::DEFAULT_OUTPUT_LEN);
+    // As `PasswordHasher::hash_password` does, but in this thread's reusable working memory.
+    let output = argon2::password_hash::Output::init_with(output_len, |out| {
+        with_blocks(params.block_count(), |blocks| {
+            hasher.hash_password_into_with_memory(password.as_bytes(), salt_bytes, out, blocks)
+        })
+        .map_err(|_| argon2::password_hash::Error::Password)
+    })
+    .map_err(|e| e.to_string())?;
+    let phc = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::default().into()),
+        params: argon2::password_hash::ParamsString::try_from(&params)
+            .map_err(|e| e.to_string())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
 }
 
 /// What an unknown account is checked against, so a miss costs one full argon2id verification
@@ -36,6 +67,24 @@ pub struct PasswordChecker {
     /// a login storm measured 428 MiB of RSS that way.
     pool: Option<Arc<rayon::ThreadPool>>,
     threads: usize,
+    /// Checks asked for and not finished (queued or running).
+    outstanding: Arc<AtomicUsize>,
+}
+
+/// Counts a check as outstanding until dropped (also when the request is abandoned).
+struct Outstanding(Arc<AtomicUsize>);
+
+impl Outstanding {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl PasswordChecker {
@@ -52,6 +101,7 @@ impl PasswordChecker {
             permits: Arc::new(Semaphore::new(threads)),
             pool,
             threads,
+            outstanding: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -60,33 +110,35 @@ impl PasswordChecker {
     /// a dummy hash is checked and the answer is [`Verified::No`]. A match on anything but an
     /// argon2id hash with today's parameters answers [`Verified::Rehash`] with the new hash.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Verified {
+        let _outstanding = Outstanding::new(&self.outstanding);
         let Ok(_permit) = self.permits.acquire().await else {
             return Verified::No;
         };
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        // Alone (no other check holds a permit): give the working memory back afterwards, so an
-        // idle server stays small; under load each hashing thread keeps reusing its buffer.
-        let alone = self.permits.available_permits() + 1 == self.threads;
+        let (outstanding, threads) = (self.outstanding.clone(), self.threads);
         let job = move || {
             let ok = if is_bcrypt(&stored) {
                 bcrypt::verify(password.as_bytes(), &stored).unwrap_or(false)
             } else {
                 verify_argon2(password.as_bytes(), &stored)
             };
-            if alone {
+            let verified = if !(ok && known) {
+                Verified::No
+            } else if is_current(&stored) {
+                Verified::Yes
+            } else {
+                match hash(&password) {
+                    Ok(new) => Verified::Rehash(new),
+                    Err(_) => Verified::Yes,
+                }
+            };
+            // Fewer other checks than threads: none is waiting for this thread, so give the
+            // working memory back (an idle server stays small); under load keep reusing it.
+            if outstanding.load(Ordering::SeqCst).saturating_sub(1) < threads {
                 BLOCKS.with(|b| *b.borrow_mut() = Vec::new());
             }
-            if !(ok && known) {
-                return Verified::No;
-            }
-            if is_current(&stored) {
-                return Verified::Yes;
-            }
-            match hash(&password) {
-                Ok(new) => Verified::Rehash(new),
-                Err(_) => Verified::Yes,
-            }
+            verified
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         match &self.pool {
@@ -138,6 +190,13 @@ thread_local! {
     static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// The smallest capacity of a hashing buffer, in 1 KiB argon2 blocks: just above 32 MiB, the
+/// largest mmap threshold glibc's malloc ever adopts on 64-bit (mallopt(3),
+/// `DEFAULT_MMAP_THRESHOLD_MAX`). A request that large is always served by its own `mmap` and
+/// `munmap`ped when freed, so a freed buffer is returned to the OS, not kept in the thread's
+/// arena. Only the blocks a hash uses are ever touched, so the resident cost stays `m` KiB.
+const MAPPED_BLOCKS: usize = 32 * 1024 + 1;
+
 /// Verifies `password` against an argon2 PHC string, in this thread's reusable memory; the
 /// computed hash is compared in constant time.
 fn verify_argon2(password: &[u8], phc: &str) -> bool {
@@ -162,19 +221,24 @@ fn verify_argon2(password: &[u8], phc: &str) -> bool {
     };
     let mut out = vec![0u8; expected.len()];
     let hasher = Argon2::new(algorithm, version, params.clone());
-    let computed = BLOCKS.with(|blocks| {
-        let mut blocks = blocks.borrow_mut();
-        if blocks.len() < params.block_count() {
-            blocks.resize(params.block_count(), argon2::Block::default());
-        }
-        hasher.hash_password_into_with_memory(
-            password,
-            salt,
-            &mut out,
-            &mut blocks[..params.block_count()],
-        )
+    let computed = with_blocks(params.block_count(), |blocks| {
+        hasher.hash_password_into_with_memory(password, salt, &mut out, blocks)
     });
     computed.is_ok() && crate::crypto::constant_time_eq(&out, expected.as_bytes())
+}
+
+/// Runs `f` with `count` blocks of this thread's working memory, growing it (as its own
+/// mapping: [`MAPPED_BLOCKS`]) when it is smaller.
+fn with_blocks<T>(count: usize, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < count {
+            let mut fresh = Vec::with_capacity(count.max(MAPPED_BLOCKS));
+            fresh.resize(count, argon2::Block::default());
+            *blocks = fresh;
+        }
+        f(&mut blocks[..count])
+    })
 }
 
 /// The outcome of a password check.
@@ -238,6 +302,17 @@ mod tests {
             checker.verify("wrong".into(), Some(bcrypt_hash)).await,
             Verified::No
         );
+    }
+
+    #[test]
+    fn hashes_are_standard_phc_strings_the_argon2_crate_verifies() {
+        use argon2::password_hash::PasswordVerifier;
+        let phc = hash("correct horse").expect("hash");
+        let parsed = PasswordHash::new(&phc).expect("PHC string");
+        let argon = Argon2::default();
+        assert!(argon.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon.verify_password(b"wrong horse", &parsed).is_err());
+        assert!(is_current(&phc));
     }
 
     #[test]

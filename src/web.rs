@@ -3,6 +3,7 @@
 
 pub mod consent;
 pub mod headers;
+pub mod host;
 pub mod i18n;
 pub mod login;
 pub mod logout;
@@ -25,6 +26,9 @@ pub const SESSION_COOKIE: &str = "sekimori_session";
 
 /// The stylesheet, embedded so the binary runs from any directory.
 const STYLESHEET: &str = include_str!("../static/sekimori.css");
+
+/// The page icon (SVG), embedded like the stylesheet.
+const FAVICON: &str = include_str!("../static/favicon.svg");
 
 /// Routes that need the browser session: `/authorize` and `/login`; plus the stylesheet.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -53,7 +57,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // tower-sessions answers a failed session save with a bare 500; a person should see
         // our page and a retryable 503 instead.
         .layer(axum::middleware::map_response(session_failure_page))
+        // Outermost: a page reached through another host does nothing else (no session).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host::require_issuer_host,
+        ))
         .route("/static/sekimori.css", get(stylesheet))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
 }
 
 async fn session_failure_page(res: axum::response::Response) -> axum::response::Response {
@@ -63,6 +74,19 @@ async fn session_failure_page(res: axum::response::Response) -> axum::response::
         return pages::error_page(i18n::Lang::En, pages::PageError::Unavailable);
     }
     res
+}
+
+/// The page icon, for `<link rel="icon">` and for browsers that ask `/favicon.ico` anyway (an
+/// SVG body under that name; browsers go by the content type). Cached for a week: it never
+/// changes within a release.
+pub async fn favicon() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=604800"),
+        ],
+        FAVICON,
+    )
 }
 
 async fn stylesheet() -> impl axum::response::IntoResponse {

@@ -74,7 +74,7 @@ pub fn deliver(redirect_uri: &str, mode: ResponseMode, pairs: &[(&str, Option<&s
             let body = page.render().unwrap_or_default();
             let form_action = form_action_source(redirect_uri).unwrap_or_default();
             let csp = format!(
-                "default-src 'none'; style-src 'self'; script-src {}; base-uri 'none'; \
+                "default-src 'none'; style-src 'self'; img-src 'self'; script-src {}; base-uri 'none'; \
                  frame-ancestors 'none'; form-action {form_action}",
                 *AUTO_SUBMIT_HASH
             );

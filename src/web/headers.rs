@@ -6,12 +6,14 @@ use axum::response::{IntoResponse, Response};
 use tower_http::cors::{Any, CorsLayer};
 
 /// CORS for discovery, JWKS, token and userinfo: any origin may call them (they are
-/// authenticated by client credentials or bearer tokens, never by cookies).
+/// authenticated by client credentials or bearer tokens, never by cookies). `WWW-Authenticate`
+/// is exposed so a browser app can read the RFC 6750 §3 error of a refused bearer token.
 pub fn api_cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(std::time::Duration::from_secs(3600))
 }
 

@@ -33,6 +33,9 @@ pub enum PageError {
     InvalidIdTokenHint,
     /// The request body is larger than any form of ours (413).
     TooLarge,
+    /// A form was posted to a page through a host other than the issuer's (its cookies and
+    /// form targets belong to the issuer's host); [`wrong_host_page`] names the right address.
+    WrongHost,
 }
 
 impl PageError {
@@ -60,6 +63,7 @@ impl PageError {
             Self::UnregisteredPostLogoutRedirectUri => "unregistered_post_logout_redirect_uri",
             Self::InvalidIdTokenHint => "invalid_id_token_hint",
             Self::TooLarge => "request_too_large",
+            Self::WrongHost => "wrong_host",
         }
     }
 
@@ -110,6 +114,12 @@ impl PageError {
             (Self::UnregisteredPostLogoutRedirectUri, Lang::Ja) => {
                 "ログアウト後の戻り先 (post_logout_redirect_uri) がこのアプリケーションに登録されていないため、このページに留まります。"
             }
+            (Self::WrongHost, Lang::En) => {
+                "This page was opened through an address that is not this sign-in service's own, so it cannot work here."
+            }
+            (Self::WrongHost, Lang::Ja) => {
+                "このページはログインサービス本来のアドレスとは異なるアドレスで開かれたため、ここでは動作しません。"
+            }
             (Self::TooLarge, Lang::En) => "The request is too large.",
             (Self::TooLarge, Lang::Ja) => "要求が大きすぎます。",
             (Self::InvalidIdTokenHint, Lang::En) => {
@@ -138,5 +148,28 @@ pub fn error_page(lang: Lang, e: PageError) -> Response {
         code: e.code(),
     };
     let body = page.render().unwrap_or_else(|_| e.message(lang).to_owned());
+    html(e.status(), body, None)
+}
+
+/// The [`PageError::WrongHost`] page (400), naming the address to use: `issuer_url`, the
+/// issuer's own URL for the page.
+pub fn wrong_host_page(lang: Lang, issuer_url: &str) -> Response {
+    let e = PageError::WrongHost;
+    let message = match lang {
+        Lang::En => format!(
+            "{} Go back to the application and start again, or open {issuer_url} instead.",
+            e.message(lang)
+        ),
+        Lang::Ja => format!(
+            "{}アプリケーションに戻ってやり直すか、代わりに {issuer_url} を開いてください。",
+            e.message(lang)
+        ),
+    };
+    let page = ErrorPage {
+        t: lang.texts(),
+        message: &message,
+        code: e.code(),
+    };
+    let body = page.render().unwrap_or(message.clone());
     html(e.status(), body, None)
 }

@@ -156,7 +156,9 @@ pub struct Spawn {
     pub serve: Option<ServeConfig>,
 }
 
-/// Builds and starts a server on `listener` with `issuer`; returns its state.
+/// Builds and starts a server on `listener` with `issuer`; returns its state. Its pages answer
+/// under any `Host` (`allow_any_host`): tests reach such a node at its own address, where a load
+/// balancer would pass the issuer's host.
 pub async fn start_node(
     listener: tokio::net::TcpListener,
     issuer: &str,
@@ -172,7 +174,10 @@ pub async fn start_node(
         keys_dir,
         db_acquire_timeout_ms,
         clock,
-        &ServeConfig::default(),
+        &ServeConfig {
+            allow_any_host: true,
+            ..ServeConfig::default()
+        },
     )
     .await
 }

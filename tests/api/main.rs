@@ -13,6 +13,7 @@ mod discovery;
 mod flow;
 mod helpers;
 mod key_rotation;
+mod hostile;
 mod keys;
 mod lifecycle;
 mod loopback_redirect;

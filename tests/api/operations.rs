@@ -7,19 +7,29 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use sekimori::config::ServeConfig;
+
 use crate::helpers::{
-    LoginForm, USER_EMAIL, USER_PASSWORD, form, fresh_database_url, location_params, param,
-    spawn_app,
+    LoginForm, Spawn, USER_EMAIL, USER_PASSWORD, form, fresh_database_url, location_params, param,
+    spawn,
 };
 
 #[tokio::test]
 async fn metrics_expose_requests_tokens_and_logins_after_a_flow() {
-    let app = spawn_app().await;
+    let app = spawn(Spawn {
+        serve: Some(ServeConfig {
+            admin_bind: Some("127.0.0.1:0".into()),
+            ..ServeConfig::default()
+        }),
+        ..Spawn::default()
+    })
+    .await;
+    let admin = app.state.admin_addr.expect("admin listener");
     let code = app.authorize_and_login(&app.confidential, &[]).await;
     assert_eq!(app.redeem(&code, &[]).await.status(), StatusCode::OK);
     let res = app
         .rp
-        .get(app.url("/metrics"))
+        .get(format!("http://{admin}/metrics"))
         .send()
         .await
         .expect("metrics");
