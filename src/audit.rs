@@ -105,6 +105,7 @@ impl<'a> Audit<'a> {
         self
     }
     /// The user's `sub`.
+    #[allow(clippy::should_implement_trait)] // the OIDC claim's name, not subtraction
     pub fn sub(mut self, sub: &'a str) -> Self {
         self.sub = Some(sub);
         self

@@ -28,10 +28,7 @@ const STYLESHEET: &str = include_str!("../static/sekimori.css");
 
 /// Routes that need the browser session: `/authorize` and `/login`; plus the stylesheet.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let cookie_path = match state.issuer.path() {
-        p if p.is_empty() => "/".to_owned(),
-        p => p,
-    };
+    let cookie_path = cookie_path(&state.issuer);
     let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.store.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -54,6 +51,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // our page and a retryable 503 instead.
         .layer(axum::middleware::map_response(session_failure_page))
         .route("/static/sekimori.css", get(stylesheet))
+}
+
+/// The `Path` of our cookies: the issuer's path, or `/`.
+pub(crate) fn cookie_path(issuer: &crate::config::Issuer) -> String {
+    match issuer.path() {
+        p if p.is_empty() => "/".to_owned(),
+        p => p,
+    }
 }
 
 async fn session_failure_page(res: axum::response::Response) -> axum::response::Response {

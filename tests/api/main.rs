@@ -15,6 +15,7 @@ mod lifecycle;
 mod operations;
 mod registration;
 mod scale;
+mod throttle;
 mod tls;
 mod token;
 mod userinfo;
