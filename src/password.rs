@@ -72,7 +72,12 @@ impl PasswordChecker {
     }
 
     /// [`Self::verify`] in a slot from [`Self::slot`] (released when the check ends).
-    pub async fn verify_in(&self, slot: Slot, password: String, stored: Option<String>) -> Verified {
+    pub async fn verify_in(
+        &self,
+        slot: Slot,
+        password: String,
+        stored: Option<String>,
+    ) -> Verified {
         let Slot(Some(_permit)) = slot else {
             return Verified::No;
         };

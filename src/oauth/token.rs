@@ -20,10 +20,10 @@ use super::pkce;
 use crate::app::AppState;
 use crate::audit::{Audit, Event, Origin};
 use crate::client_addr::RequestOrigin;
-use crate::web::throttle::{LoginOutcome, MAX_EMAIL_BYTES, attempt_login};
 use crate::crypto::{random_token, sha256_hex};
 use crate::oidc::id_token::{self, IdTokenInput};
 use crate::store::{Client, ConsumeCode, NewRefreshToken, RotateOutcome};
+use crate::web::throttle::{LoginOutcome, MAX_EMAIL_BYTES, attempt_login};
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 ///

@@ -106,7 +106,13 @@ pub async fn show_login(
 
 /// The login form's fields; each is capped at [`crate::oauth::params::MAX_VALUE_LEN`] bytes like
 /// every other endpoint's, and the email further at [`MAX_EMAIL_BYTES`].
-const LOGIN_FIELDS: &[&str] = &["email", "password", "request_id", "csrf_token", "ui_locales"];
+const LOGIN_FIELDS: &[&str] = &[
+    "email",
+    "password",
+    "request_id",
+    "csrf_token",
+    "ui_locales",
+];
 
 /// `POST /login`: checks the CSRF token, the field sizes, the failure budgets
 /// ([`super::throttle`]) and the credentials, then finishes the waiting authorization request
@@ -139,7 +145,9 @@ pub async fn login_post(
     let too_long = if email.len() > MAX_EMAIL_BYTES {
         Some(t.email_too_long)
     } else {
-        params.first_oversized(LOGIN_FIELDS).map(|_| t.field_too_long)
+        params
+            .first_oversized(LOGIN_FIELDS)
+            .map(|_| t.field_too_long)
     };
     if let Some(message) = too_long {
         Audit::new(Event::LoginFailure)

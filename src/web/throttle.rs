@@ -165,9 +165,15 @@ impl LoginThrottle {
     /// A new device cookie value for `account`: `nonce.mac`, both base64url.
     ///
     /// Errors: the system RNG failed.
-    pub fn new_device_cookie(&self, account: &str) -> Result<String, aws_lc_rs::error::Unspecified> {
+    pub fn new_device_cookie(
+        &self,
+        account: &str,
+    ) -> Result<String, aws_lc_rs::error::Unspecified> {
         let nonce = random_token(16)?;
-        let tag = hmac::sign(&self.device_key, Self::mac_input(account, &nonce).as_bytes());
+        let tag = hmac::sign(
+            &self.device_key,
+            Self::mac_input(account, &nonce).as_bytes(),
+        );
         Ok(format!("{nonce}.{}", crate::crypto::b64url(tag.as_ref())))
     }
 
@@ -177,8 +183,8 @@ impl LoginThrottle {
         let name = Self::device_cookie_name(account);
         let value = cookie_value(headers, &name)?;
         let (nonce, tag) = value.split_once('.')?;
-        let tag = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, tag)
-            .ok()?;
+        let tag =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, tag).ok()?;
         hmac::verify(
             &self.device_key,
             Self::mac_input(account, nonce).as_bytes(),
@@ -278,7 +284,12 @@ pub async fn attempt_login(
 ) -> crate::store::Result<LoginOutcome> {
     let now = state.clock.now();
     let account = account_key(email);
-    let audit = || Audit::new(Event::LoginFailure).account(&account).client(client_id).origin(origin);
+    let audit = || {
+        Audit::new(Event::LoginFailure)
+            .account(&account)
+            .client(client_id)
+            .origin(origin)
+    };
     let throttled = |secs| {
         audit().reason("throttled").emit();
         metrics::counter!("sekimori_logins_total", "result" => "throttled").increment(1);

@@ -99,7 +99,15 @@ async fn the_owner_with_a_device_cookie_logs_in_while_strangers_guess() {
     let app = behind_proxy().await;
     let owner_ip = "203.0.113.7";
     let form = login_form(&app, &app.browser, &[]).await;
-    let res = post_as(&app.browser, &form, None, USER_EMAIL, USER_PASSWORD, owner_ip).await;
+    let res = post_as(
+        &app.browser,
+        &form,
+        None,
+        USER_EMAIL,
+        USER_PASSWORD,
+        owner_ip,
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(has_device_cookie(&res), "a device cookie after login");
 
@@ -119,7 +127,15 @@ async fn the_owner_with_a_device_cookie_logs_in_while_strangers_guess() {
     let mut owner_logins = Vec::new();
     for _ in 0..3 {
         let form = login_form(&app, &app.browser, &[("prompt", "login")]).await;
-        let res = post_as(&app.browser, &form, None, USER_EMAIL, USER_PASSWORD, owner_ip).await;
+        let res = post_as(
+            &app.browser,
+            &form,
+            None,
+            USER_EMAIL,
+            USER_PASSWORD,
+            owner_ip,
+        )
+        .await;
         owner_logins.push(res.status());
     }
     let mut refused = 0;
@@ -134,7 +150,15 @@ async fn the_owner_with_a_device_cookie_logs_in_while_strangers_guess() {
     // Assert: the owner got in every time, during and after; strangers hit the account budget.
     assert_eq!(owner_logins, vec![StatusCode::SEE_OTHER; 3]);
     let form = login_form(&app, &app.browser, &[("prompt", "login")]).await;
-    let res = post_as(&app.browser, &form, None, USER_EMAIL, USER_PASSWORD, owner_ip).await;
+    let res = post_as(
+        &app.browser,
+        &form,
+        None,
+        USER_EMAIL,
+        USER_PASSWORD,
+        owner_ip,
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "after the flood too");
     // The account burst is 30; concurrency may overshoot it only by the hashes running at once.
     assert!(
@@ -228,7 +252,11 @@ async fn a_success_clears_the_failures_of_its_account_and_source() {
     // A full burst of ten again (without the clear, the second would be refused).
     for i in 0..10 {
         let res = post_as(&http, &f, None, USER_EMAIL, "typo", "192.0.2.8").await;
-        assert_eq!(res.status(), StatusCode::OK, "failure {i} after the success");
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "failure {i} after the success"
+        );
     }
     let res = post_as(&http, &f, None, USER_EMAIL, "typo", "192.0.2.8").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -407,4 +435,254 @@ async fn oversized_emails_are_refused_before_throttling_and_never_stored() {
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["error"], "invalid_request");
     assert_eq!(app.store.login_failure_rows().await.expect("count"), 3);
+}
+
+/// Runs `sekimori` with this database and key folder.
+fn sekimori(db: &str, keys: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sekimori"));
+    cmd.env("DATABASE_URL", db).env("SEKIMORI_KEYS_DIR", keys);
+    cmd
+}
+
+fn add_user(db: &str, keys: &std::path::Path, email: &str) {
+    use std::io::Write;
+    let mut add = sekimori(db, keys)
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--name",
+            "U",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("user add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(USER_PASSWORD.as_bytes())
+        .expect("write");
+    assert!(add.wait().expect("wait").success());
+}
+
+#[tokio::test]
+async fn every_login_outcome_is_one_audit_event_with_its_reason() {
+    use std::io::Read;
+    // Arrange: the real binary behind a trusted 127.0.0.1, logging JSON; alice, and bob disabled.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
+    let keys = dir.path().join("keys");
+    let out = sekimori(&db, &keys)
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Legacy",
+            "--grant-type",
+            "password",
+        ])
+        .args(["--redirect-uri", "https://legacy.example/cb"])
+        .output()
+        .expect("client add");
+    let client: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (id, secret) = (
+        client["client_id"].as_str().expect("id").to_owned(),
+        client["client_secret"].as_str().expect("secret").to_owned(),
+    );
+    add_user(&db, &keys, USER_EMAIL);
+    add_user(&db, &keys, "bob@example.com");
+    let disabled = sekimori(&db, &keys)
+        .args(["user", "disable", "bob@example.com"])
+        .output()
+        .expect("disable");
+    assert!(disabled.status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = sekimori(&db, &keys)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("SEKIMORI_TRUSTED_PROXIES", "127.0.0.1")
+        .env("SEKIMORI_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let http = http_client(false).build().expect("client");
+    for _ in 0..100 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let grant = |username: String, password: &'static str, source: &'static str| {
+        let req = http
+            .post(format!("{base}/token"))
+            .basic_auth(&id, Some(&secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", source)
+            .body(form(&[
+                ("grant_type", "password"),
+                ("username", &username),
+                ("password", password),
+            ]));
+        async move { req.send().await.expect("token").status() }
+    };
+
+    // Act: one of each outcome, then ten failures and a throttled attempt from another address.
+    let ip = "192.0.2.44";
+    assert_eq!(
+        grant("carol@example.com".into(), USER_PASSWORD, ip).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        grant(USER_EMAIL.into(), "wrong", ip).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        grant("bob@example.com".into(), USER_PASSWORD, ip).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        grant(USER_EMAIL.into(), USER_PASSWORD, ip).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        grant(format!("{}@example.com", "a".repeat(250)), "x", ip).await,
+        StatusCode::BAD_REQUEST
+    );
+    for _ in 0..10 {
+        grant(USER_EMAIL.into(), "wrong", "192.0.2.45").await;
+    }
+    assert_eq!(
+        grant(USER_EMAIL.into(), "wrong", "192.0.2.45").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Assert: the audit lines, in order.
+    let _ = std::process::Command::new("kill")
+        .arg(server.id().to_string())
+        .status();
+    let mut logs = String::new();
+    server
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut logs)
+        .expect("read logs");
+    let _ = server.wait();
+    let events: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| {
+            v["audit"] == true && v["event"].as_str().is_some_and(|e| e.starts_with("login_"))
+        })
+        .collect();
+    let summary: Vec<(String, String, String, String)> = events
+        .iter()
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            (s("event"), s("reason"), s("account"), s("source"))
+        })
+        .collect();
+    let row = |e: &str, r: &str, a: &str, s: &str| (e.into(), r.into(), a.into(), s.into());
+    let mut expected = vec![
+        row("login_failure", "unknown_account", "carol@example.com", ip),
+        row("login_failure", "wrong_password", USER_EMAIL, ip),
+        row("login_failure", "disabled", "bob@example.com", ip),
+        row("login_success", "", USER_EMAIL, ip),
+        row("login_failure", "invalid_input", "", ip),
+    ];
+    for _ in 0..10 {
+        expected.push(row(
+            "login_failure",
+            "wrong_password",
+            USER_EMAIL,
+            "192.0.2.45",
+        ));
+    }
+    expected.push(row("login_failure", "throttled", USER_EMAIL, "192.0.2.45"));
+    assert_eq!(summary, expected, "{logs}");
+    assert!(events.iter().all(|v| v["client_id"] == id.as_str()));
+    assert!(!logs.contains(USER_PASSWORD), "no password in the logs");
+}
+
+#[tokio::test]
+async fn a_device_cookie_has_its_own_budget_then_counts_as_absent() {
+    // Arrange: the owner's browser has a device cookie; strangers spend the account budget.
+    let app = behind_proxy().await;
+    let owner_ip = "203.0.113.8";
+    let form = login_form(&app, &app.browser, &[]).await;
+    let res = post_as(
+        &app.browser,
+        &form,
+        None,
+        USER_EMAIL,
+        USER_PASSWORD,
+        owner_ip,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (http, f) = stranger(&app, &[]).await;
+    for i in 0..30 {
+        post_as(&http, &f, None, USER_EMAIL, "guess", &addr(i)).await;
+    }
+    // Act + Assert: the owner's own ten typos spend only the device cookie's budget...
+    let form = login_form(&app, &app.browser, &[("prompt", "login")]).await;
+    for i in 0..10 {
+        let res = post_as(&app.browser, &form, None, USER_EMAIL, "typo", owner_ip).await;
+        assert_eq!(res.status(), StatusCode::OK, "typo {i} is answered");
+    }
+    // ...and once it is spent, the cookie counts as absent: the spent account budget applies.
+    let res = post_as(
+        &app.browser,
+        &form,
+        None,
+        USER_EMAIL,
+        USER_PASSWORD,
+        owner_ip,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_device_cookie_is_secure_and_scoped_to_an_https_issuers_path() {
+    let app = spawn(Spawn {
+        tls: true,
+        issuer_path: "/auth".into(),
+        ..Default::default()
+    })
+    .await;
+    let form = login_form(&app, &app.browser, &[]).await;
+    let res = crate::helpers::submit(
+        &app.browser,
+        &form
+            .clone_with("email", USER_EMAIL)
+            .with("password", USER_PASSWORD),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sekimori_device_"))
+        .expect("device cookie")
+        .to_owned();
+    for attr in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/auth",
+        "Max-Age=31536000",
+    ] {
+        assert!(cookie.split("; ").any(|a| a == attr), "{attr} in {cookie}");
+    }
 }
