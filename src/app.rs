@@ -79,6 +79,8 @@ pub struct Inner {
     pub login_throttle: crate::web::throttle::LoginThrottle,
     /// Proxies whose forwarded client addresses we believe.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// Scopes and grant types a dynamically registered client may get (RFC 7591 §2, §5).
+    pub registration_policy: crate::oauth::registration::RegistrationPolicy,
     /// Registered clients read recently, so the token endpoint does not read the same row on
     /// every request. Entries live [`CLIENT_CACHE_SECS`]: a change to a client reaches every
     /// node within that time.
@@ -206,7 +208,7 @@ impl Application {
             tracing::info!(path = %path.display(), "generated a signing key");
         }
         for k in keys.all() {
-            tracing::info!(kid = k.kid(), alg = %k.alg(), path = %k.path().display(), "signing key loaded");
+            tracing::info!(kid = k.kid(), alg = %k.alg(), signs_from = k.signs_from(), path = %k.path().display(), "signing key loaded");
         }
         let trusted_proxies = crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)
             .map_err(anyhow::Error::msg)?;
@@ -226,6 +228,11 @@ impl Application {
             passwords,
             login_throttle,
             trusted_proxies,
+            registration_policy: crate::oauth::registration::RegistrationPolicy::parse(
+                &serve.registration_scopes,
+                &serve.registration_grant_types,
+            )
+            .map_err(anyhow::Error::msg)?,
             open_registration: serve.open_registration,
             clients: moka::future::Cache::builder()
                 .max_capacity(10_000)

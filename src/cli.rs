@@ -152,7 +152,8 @@ enum ClientCommand {
         /// Display name shown on the login page.
         #[arg(long)]
         name: String,
-        /// Redirection URI, matched exactly; repeat for several.
+        /// Redirection URI, matched exactly (a loopback IP literal over http: any port, RFC
+        /// 8252 §7.3); repeat for several.
         #[arg(long = "redirect-uri", required = true)]
         redirect_uris: Vec<String>,
         /// A public client (browser or native app): no secret, PKCE required.
@@ -243,13 +244,16 @@ enum KeysCommand {
         /// Path to a PEM private key (RSA PKCS#1/PKCS#8, P-256 SEC1/PKCS#8, Ed25519 PKCS#8).
         path: std::path::PathBuf,
     },
-    /// Add a new key to the key folder; it signs from the next reload (SIGHUP, or within 30 s).
+    /// Add a new key to the key folder. Running servers publish it in the JWKS at their next
+    /// reload (SIGHUP, or within 30 s) and sign with it 120 s after this command, once every
+    /// relying party's cached JWKS has it; prints that time.
     Rotate {
         /// Algorithm of the new key: RS256, ES256 or EdDSA.
         #[arg(long, default_value = "RS256")]
         alg: String,
     },
-    /// List the keys in the key folder (newest first; the first of each algorithm signs).
+    /// List the keys in the key folder: algorithm, kid, state ("signing", "published, signs
+    /// from TIME" or "verify-only"), file.
     List,
     /// Delete keys that no longer sign and whose successor has signed for longer than any token
     /// lives, so nothing they signed can still be valid.
@@ -368,6 +372,16 @@ impl Cli {
             file.trusted_proxies,
             defaulted("trusted_proxies"),
         );
+        layer(
+            &mut serve.registration_scopes,
+            file.registration_scopes,
+            defaulted("registration_scopes"),
+        );
+        layer(
+            &mut serve.registration_grant_types,
+            file.registration_grant_types,
+            defaulted("registration_grant_types"),
+        );
         Ok(cli)
     }
 }
@@ -419,6 +433,18 @@ fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Resul
                 .map_err(anyhow::Error::msg)?
                 .entries(),
         ),
+        registration_scopes: None,
+        registration_grant_types: None,
+    };
+    let policy = crate::oauth::registration::RegistrationPolicy::parse(
+        &serve.registration_scopes,
+        &serve.registration_grant_types,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let effective = FileConfig {
+        registration_scopes: Some(policy.scopes.join(" ")),
+        registration_grant_types: Some(policy.grant_types.join(" ")),
+        ..effective
     };
     Ok(toml::to_string(&effective)?)
 }
@@ -639,6 +665,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let store = open_store(&cli.common).await?;
             let out = add_client(&store, &registration).await?;
+            let client_id = out["client_id"].as_str().unwrap_or_default();
+            if let Some(c) = store.find_client(client_id).await? {
+                crate::audit::Audit::new(crate::audit::Event::ClientRegistered)
+                    .client(client_id)
+                    .reason("cli")
+                    .detail(crate::oauth::registration::registration_detail(&c))
+                    .emit();
+            }
             println!("{out}");
             Ok(())
         }
@@ -799,30 +833,63 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let alg = parse_alg(&alg)?;
             std::fs::create_dir_all(&cli.common.keys_dir)
                 .with_context(|| format!("cannot create {}", cli.common.keys_dir.display()))?;
-            let path = crate::keys::generate_key_file(&cli.common.keys_dir, alg)?;
+            let now = Clock::system().now();
+            let signs_from = now + crate::keys::PUBLISH_BEFORE_SIGNING_SECS;
+            let path = crate::keys::generate_key_file_signing_from(
+                &cli.common.keys_dir,
+                alg,
+                now,
+                signs_from,
+            )?;
             let jwk = crate::keys::jwk_of_file(&path)?;
+            crate::audit::Audit::new(crate::audit::Event::KeyRotated)
+                .reason("key_added")
+                .detail(format!(
+                    "{alg} key {} ({}) published; signs from {}",
+                    jwk.kid,
+                    path.display(),
+                    utc(signs_from)
+                ))
+                .emit();
             eprintln!(
-                "new {alg} key {} (kid {}); running servers sign with it after their next reload \
-                 (SIGHUP, or within {} s)",
+                "new {alg} key {} (kid {}): running servers publish it within {} s (SIGHUP: at \
+                 once) and sign with it from {} ({} s from now)",
                 path.display(),
                 jwk.kid,
-                crate::app::KEY_RELOAD_SECS
+                crate::app::KEY_RELOAD_SECS,
+                utc(signs_from),
+                crate::keys::PUBLISH_BEFORE_SIGNING_SECS
             );
             println!(
                 "{}",
-                serde_json::json!({"kid": jwk.kid, "alg": alg.as_str(), "path": path})
+                serde_json::json!({
+                    "kid": jwk.kid,
+                    "alg": alg.as_str(),
+                    "path": path,
+                    "signs_from": signs_from,
+                })
             );
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
             let keys = crate::keys::KeySet::load(&cli.common.keys_dir)?;
+            let now = Clock::system().now();
             for k in keys.all() {
-                let active = keys.active(k.alg()).is_some_and(|a| a.kid() == k.kid());
+                let signing = keys
+                    .signing(k.alg(), now)
+                    .is_some_and(|a| a.kid() == k.kid());
+                let status = if signing {
+                    "signing".to_owned()
+                } else if k.signs_from() > now {
+                    format!("published, signs from {}", utc(k.signs_from()))
+                } else {
+                    "verify-only".to_owned()
+                };
                 println!(
                     "{}\t{}\t{}\t{}",
                     k.alg(),
                     k.kid(),
-                    if active { "signing" } else { "verify-only" },
+                    status,
                     k.path().display()
                 );
             }
@@ -840,11 +907,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 } else {
                     std::fs::remove_file(&path)
                         .with_context(|| format!("cannot delete {}", path.display()))?;
+                    // The sidecar may be absent (keys made before sidecars, or by hand).
+                    let _ = std::fs::remove_file(crate::keys::meta_path(&path));
+                    crate::audit::Audit::new(crate::audit::Event::KeyRotated)
+                        .reason("key_removed")
+                        .detail(format!("{} deleted", path.display()))
+                        .emit();
                     println!("deleted {}", path.display());
                 }
             }
             Ok(())
         }
+    }
+}
+
+/// A Unix time as RFC 3339 UTC (`2026-12-01T23:07:50Z`), for people reading CLI output.
+fn utc(secs: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => secs.to_string(),
     }
 }
 
@@ -1071,7 +1160,7 @@ impl ClientRegistration {
 }
 
 /// Whether `s` is an RFC 6749 §3.3 scope-token (`%x21 / %x23-5B / %x5D-7E`, at least one).
-fn is_scope_token(s: &str) -> bool {
+pub fn is_scope_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))

@@ -126,6 +126,26 @@ pub struct ServeConfig {
     /// client. Default: none (the TCP peer is the client).
     #[arg(long, env = "SEKIMORI_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0..)]
     pub trusted_proxies: Vec<String>,
+
+    /// Scopes a dynamically registered client (RFC 7591) may ask for, separated by spaces or
+    /// commas; a registration naming any other scope is refused (`invalid_client_metadata`).
+    /// `client add` is not limited.
+    #[arg(
+        long,
+        env = "SEKIMORI_REGISTRATION_SCOPES",
+        default_value = crate::oauth::registration::DEFAULT_REGISTRATION_SCOPES
+    )]
+    pub registration_scopes: String,
+
+    /// Grant types a dynamically registered client may ask for, separated by spaces or
+    /// commas, from `authorization_code refresh_token client_credentials password`; any other
+    /// is refused (`invalid_client_metadata`).
+    #[arg(
+        long,
+        env = "SEKIMORI_REGISTRATION_GRANT_TYPES",
+        default_value = crate::oauth::registration::DEFAULT_REGISTRATION_GRANT_TYPES
+    )]
+    pub registration_grant_types: String,
 }
 
 impl Default for ServeConfig {
@@ -141,6 +161,9 @@ impl Default for ServeConfig {
             shutdown_grace_secs: 20,
             open_registration: false,
             trusted_proxies: Vec::new(),
+            registration_scopes: crate::oauth::registration::DEFAULT_REGISTRATION_SCOPES.into(),
+            registration_grant_types: crate::oauth::registration::DEFAULT_REGISTRATION_GRANT_TYPES
+                .into(),
         }
     }
 }
@@ -227,6 +250,10 @@ pub struct FileConfig {
     pub open_registration: Option<bool>,
     /// `--trusted-proxies`.
     pub trusted_proxies: Option<Vec<String>>,
+    /// `--registration-scopes`.
+    pub registration_scopes: Option<String>,
+    /// `--registration-grant-types`.
+    pub registration_grant_types: Option<String>,
 }
 
 impl FileConfig {

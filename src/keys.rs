@@ -2,6 +2,15 @@
 //! thumbprint, published as a JWK Set (RFC 7517 §5), used to sign ID and access tokens (RS256,
 //! RFC 7518 §3.3) and to verify the access tokens presented back to us.
 //!
+//! Rotation never breaks a relying party: a key is published in the JWKS before it signs. Each
+//! key has a "signs from" time every node derives from the same data — the sidecar
+//! `NAME.pem.json` (`{"signs_from": UNIX_SECONDS}`) that `keys rotate` writes, else the
+//! timestamp in a generated key's name (`rs256-STAMP-SUFFIX.pem`) plus
+//! [`PUBLISH_BEFORE_SIGNING_SECS`], else the file's modification time plus that delay. The
+//! signing key of an algorithm is the one with the latest "signs from" time that has passed on
+//! the app clock (or, while none has, the earliest), so nodes switch at the same second
+//! without a reload.
+//!
 //! Each key pair is parsed once, at load; signing never re-parses a key (jsonwebtoken 12's
 //! `encode` does, which costs 60 % of a signature). Verification goes through jsonwebtoken with
 //! the algorithm pinned to RS256 and the key chosen by `kid`, never by trying every key.
@@ -23,6 +32,71 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::crypto::{b64url, sha256};
+
+/// `max-age` of the JWKS response (`/jwks`), in seconds: how long a relying party may keep
+/// our key set without asking again.
+pub const JWKS_MAX_AGE_SECS: i64 = 60;
+
+/// Slack for clocks of nodes and relying parties that disagree a little, in seconds.
+pub const PUBLISH_MARGIN_SECS: i64 = 30;
+
+/// How long a rotated key is published before it signs, in seconds (120): every node loads it
+/// within [`crate::app::KEY_RELOAD_SECS`], then every JWKS a relying party cached before that
+/// expires within [`JWKS_MAX_AGE_SECS`], plus [`PUBLISH_MARGIN_SECS`].
+pub const PUBLISH_BEFORE_SIGNING_SECS: i64 =
+    crate::app::KEY_RELOAD_SECS as i64 + JWKS_MAX_AGE_SECS + PUBLISH_MARGIN_SECS;
+
+/// The sidecar of a key file: `NAME.pem.json`.
+///
+/// Shape: `{"signs_from": NumericDate}` (Unix seconds; `created_at` is informational).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct KeyMeta {
+    /// When the key starts signing, in Unix seconds.
+    pub signs_from: i64,
+    /// When the key was made, in Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+}
+
+/// The sidecar path of the key file `path`.
+pub fn meta_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+/// The creation time in a generated key's file name (`rs256-1764630000-AbCdEf.pem`).
+fn stamp_in_name(path: &Path) -> Option<i64> {
+    let stem = path.file_stem()?.to_str()?;
+    let mut parts = stem.splitn(3, '-');
+    let alg = parts.next()?;
+    let stamp = parts.next()?;
+    parts.next()?;
+    if !Alg::ALL
+        .iter()
+        .any(|a| a.as_str().eq_ignore_ascii_case(alg))
+    {
+        return None;
+    }
+    stamp.parse().ok()
+}
+
+/// When the key file at `path` (modified at `modified`) starts signing; see the module doc.
+fn signs_from(path: &Path, modified: i64) -> i64 {
+    if let Ok(bytes) = fs::read(meta_path(path)) {
+        match serde_json::from_slice::<KeyMeta>(&bytes) {
+            Ok(meta) => return meta.signs_from,
+            Err(e) => tracing::warn!(
+                path = %meta_path(path).display(),
+                error = %e,
+                "key sidecar unreadable; using the key's name or modification time"
+            ),
+        }
+    }
+    stamp_in_name(path)
+        .unwrap_or(modified)
+        .saturating_add(PUBLISH_BEFORE_SIGNING_SECS)
+}
 
 /// Failures loading, generating or using keys.
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +216,10 @@ pub struct SigningKey {
     pair: Pair,
     jwk: Jwk,
     decoding: DecodingKey,
-    /// When the key file was last modified (Unix seconds): the newest key of an algorithm signs.
+    /// When the key file was last modified (Unix seconds).
     modified: i64,
+    /// When the key starts signing (Unix seconds); see the module doc.
+    signs_from: i64,
     path: PathBuf,
 }
 
@@ -276,6 +352,7 @@ impl SigningKey {
             jwk,
             decoding,
             modified: 0,
+            signs_from: 0,
             path,
         })
     }
@@ -298,6 +375,11 @@ impl SigningKey {
     /// When the key file was last modified (Unix seconds).
     pub fn modified(&self) -> i64 {
         self.modified
+    }
+
+    /// When the key starts (or started) signing, in Unix seconds.
+    pub fn signs_from(&self) -> i64 {
+        self.signs_from
     }
 
     /// The public half as a JWK.
@@ -356,14 +438,15 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[first..]
 }
 
-/// All keys in the key folder: the newest key of each algorithm signs; all are published and
-/// verify.
+/// All keys in the key folder: all are published and verify; per algorithm, the key whose
+/// "signs from" time passed last signs.
 #[derive(Debug)]
 pub struct KeySet {
     keys: Vec<Arc<SigningKey>>,
     jwks_json: bytes::Bytes,
     jwks_etag: String,
-    /// What the folder looked like when loaded: (file name, mtime), to notice changes cheaply.
+    /// What the folder looked like when loaded: (file name, mtime) of the key files and their
+    /// sidecars, to notice changes cheaply.
     fingerprint: Vec<(PathBuf, i64)>,
 }
 
@@ -379,7 +462,8 @@ impl KeySet {
         let existing = Self::load(dir)?;
         let mut generated = Vec::new();
         for alg in Alg::ALL {
-            if existing.active(alg).is_none() {
+            if !existing.has(alg) {
+                // Nothing signs with alg yet, so no relying party can be surprised: sign now.
                 generated.push(generate_key_file(dir, alg)?);
             }
         }
@@ -395,7 +479,7 @@ impl KeySet {
     /// Errors: as [`Self::load_or_generate`].
     pub fn load(dir: &Path) -> Result<Self, Error> {
         let mut keys = Vec::new();
-        let mut fingerprint = Vec::new();
+        let fingerprint = folder_fingerprint(dir);
         for entry in fs::read_dir(dir).map_err(io_err(dir))? {
             let entry = entry.map_err(io_err(dir))?;
             let path = entry.path();
@@ -416,12 +500,15 @@ impl KeySet {
                 .unwrap_or(0);
             let mut key = SigningKey::from_pem(&path, &text)?;
             key.modified = modified;
-            fingerprint.push((path, modified));
+            key.signs_from = signs_from(&path, modified);
             keys.push(key);
         }
-        fingerprint.sort();
-        // Newest first; ties broken by file name so every node sharing the folder agrees.
-        keys.sort_by(|a, b| b.modified.cmp(&a.modified).then(b.path.cmp(&a.path)));
+        // Latest "signs from" first; ties broken by file name so every node agrees.
+        keys.sort_by(|a, b| {
+            b.signs_from
+                .cmp(&a.signs_from)
+                .then_with(|| b.path.file_name().cmp(&a.path.file_name()))
+        });
         let mut seen = std::collections::HashSet::new();
         keys.retain(|k| seen.insert(k.kid.clone()));
         let jwks = serde_json::json!({
@@ -437,53 +524,52 @@ impl KeySet {
         })
     }
 
-    /// Whether the folder's `*.pem` files (names or modification times) differ from this set's.
+    /// Whether the folder's key files or sidecars (names or modification times) differ from
+    /// this set's. A folder that cannot be read counts as unchanged.
     pub fn folder_changed(&self, dir: &Path) -> bool {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return false;
-        };
-        let mut now: Vec<(PathBuf, i64)> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().and_then(|x| x.to_str()) == Some("pem"))
-            .filter(|e| fs::read_to_string(e.path()).is_ok_and(|t| t.contains("PRIVATE KEY-----")))
-            .map(|e| {
-                let m = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-                    .unwrap_or(0);
-                (e.path(), m)
-            })
-            .collect();
-        now.sort();
-        now != self.fingerprint
+        fs::read_dir(dir).is_ok() && folder_fingerprint(dir) != self.fingerprint
     }
 
-    /// The key that signs new tokens with `alg`, if the folder has one.
-    pub fn active(&self, alg: Alg) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.alg == alg).map(Arc::as_ref)
+    /// Whether the folder has a key for `alg`.
+    pub fn has(&self, alg: Alg) -> bool {
+        self.keys.iter().any(|k| k.alg == alg)
     }
 
-    /// Every key, newest first.
+    /// The key that signs new tokens with `alg` at `now` (Unix seconds, the app clock): the
+    /// one whose "signs from" time passed last, or, while none has, the one that comes first.
+    pub fn signing(&self, alg: Alg, now: i64) -> Option<&SigningKey> {
+        let mut of_alg = self.keys.iter().filter(|k| k.alg == alg);
+        // Sorted latest "signs from" first.
+        of_alg
+            .clone()
+            .find(|k| k.signs_from <= now)
+            .or_else(|| of_alg.next_back())
+            .map(Arc::as_ref)
+    }
+
+    /// Every key, latest "signs from" first.
     pub fn all(&self) -> impl Iterator<Item = &SigningKey> {
         self.keys.iter().map(Arc::as_ref)
     }
 
     /// The algorithms we can sign with, in [`Alg::ALL`] order.
     pub fn algs(&self) -> Vec<Alg> {
-        Alg::ALL
-            .into_iter()
-            .filter(|a| self.active(*a).is_some())
-            .collect()
+        Alg::ALL.into_iter().filter(|a| self.has(*a)).collect()
     }
 
-    /// Signs with the active key of `alg`.
+    /// Signs with the key that signs `alg` at `now` (Unix seconds, see [`Self::signing`]).
     ///
     /// Errors: [`Error::NoKey`] when the folder has no key for `alg`.
-    pub fn sign<C: Serialize>(&self, alg: Alg, typ: &str, claims: &C) -> Result<String, Error> {
-        self.active(alg).ok_or(Error::NoKey(alg))?.sign(typ, claims)
+    pub fn sign<C: Serialize>(
+        &self,
+        alg: Alg,
+        typ: &str,
+        claims: &C,
+        now: i64,
+    ) -> Result<String, Error> {
+        self.signing(alg, now)
+            .ok_or(Error::NoKey(alg))?
+            .sign(typ, claims)
     }
 
     /// The JWK Set document (RFC 7517 §5), serialized once.
@@ -545,11 +631,57 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes a new private key for `alg` into `dir` (PKCS#8 PEM, mode 0600) and returns its path.
-/// RSA keys are 2048 bits.
+/// The (file name, mtime) of every private-key file and sidecar in `dir`, sorted.
+fn folder_fingerprint(dir: &Path) -> Vec<(PathBuf, i64)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, i64)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let path = e.path();
+            let name = path.to_string_lossy();
+            name.ends_with(".pem.json")
+                || (path.extension().and_then(|x| x.to_str()) == Some("pem")
+                    && fs::read_to_string(&path).is_ok_and(|t| t.contains("PRIVATE KEY-----")))
+        })
+        .map(|e| {
+            let m = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+                .unwrap_or(0);
+            (e.path(), m)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Writes a new private key for `alg` into `dir` (PKCS#8 PEM, mode 0600) that signs at once,
+/// and returns its path. RSA keys are 2048 bits. For a key that replaces another, use
+/// [`generate_key_file_signing_from`].
 ///
-/// Errors: [`Error::Io`] if the file cannot be written.
+/// Errors: [`Error::Io`] if a file cannot be written.
 pub fn generate_key_file(dir: &Path, alg: Alg) -> Result<PathBuf, Error> {
+    let now = crate::clock::Clock::system().now();
+    generate_key_file_signing_from(dir, alg, now, now)
+}
+
+/// Writes a new private key for `alg` into `dir` (PKCS#8 PEM, mode 0600) made at `now` that
+/// starts signing at `signs_from` (both Unix seconds), recorded in its sidecar
+/// `NAME.pem.json`; returns the key's path. The sidecar is written first, so a node never
+/// loads the key without it.
+///
+/// Errors: [`Error::Io`] if a file cannot be written.
+pub fn generate_key_file_signing_from(
+    dir: &Path,
+    alg: Alg,
+    now: i64,
+    signs_from: i64,
+) -> Result<PathBuf, Error> {
     let der = match alg {
         Alg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
             .and_then(|k| k.as_der())
@@ -564,12 +696,17 @@ pub fn generate_key_file(dir: &Path, alg: Alg) -> Result<PathBuf, Error> {
     .map_err(|_| Error::Sign)?;
     let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
     // Sortable by creation; the random suffix avoids clashes between nodes sharing the folder.
-    let stamp = crate::clock::Clock::system().now();
     let suffix = crate::crypto::random_token(6).map_err(|_| Error::Sign)?;
     let path = dir.join(format!(
-        "{}-{stamp}-{suffix}.pem",
+        "{}-{now}-{suffix}.pem",
         alg.as_str().to_lowercase()
     ));
+    let meta = meta_path(&path);
+    let json = serde_json::to_vec(&KeyMeta {
+        signs_from,
+        created_at: Some(now),
+    })?;
+    fs::write(&meta, json).map_err(io_err(&meta))?;
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -581,19 +718,20 @@ pub fn generate_key_file(dir: &Path, alg: Alg) -> Result<PathBuf, Error> {
 }
 
 /// Key files that may be deleted at `now`: not the signing key of their algorithm, and replaced
-/// (a newer key of the same algorithm exists) more than `retain_secs` ago — so every token they
-/// signed has expired.
+/// (a later key of the same algorithm started signing) more than `retain_secs` ago — so every
+/// token they signed has expired. Their sidecars go with them.
 pub fn prunable(keys: &KeySet, now: i64, retain_secs: i64) -> Vec<PathBuf> {
     let all: Vec<&SigningKey> = keys.all().collect();
     all.iter()
         .filter(|k| {
-            // The oldest key newer than k of the same algorithm: when k stopped signing.
+            // The first later key of the same algorithm: when k stopped signing.
             let replaced_at = all
                 .iter()
-                .filter(|n| n.alg == k.alg && n.modified > k.modified)
-                .map(|n| n.modified)
+                .filter(|n| n.alg == k.alg && n.signs_from > k.signs_from)
+                .map(|n| n.signs_from)
                 .min();
-            replaced_at.is_some_and(|t| now - t > retain_secs)
+            let signing = keys.signing(k.alg, now).is_some_and(|s| s.kid == k.kid);
+            !signing && replaced_at.is_some_and(|t| now - t > retain_secs)
         })
         .map(|k| k.path.clone())
         .collect()
@@ -620,7 +758,7 @@ mod tests {
         assert_eq!(set.algs(), Alg::ALL.to_vec());
         for alg in Alg::ALL {
             let token = set
-                .sign(alg, "at+jwt", &serde_json::json!({"sub": "alice"}))
+                .sign(alg, "at+jwt", &serde_json::json!({"sub": "alice"}), 0)
                 .expect("sign");
             let claims: serde_json::Value = set.verify(&token, "at+jwt").expect("verify");
             assert_eq!(claims["sub"], "alice");
@@ -643,5 +781,46 @@ mod tests {
             let mode = fs::metadata(&path).expect("meta").permissions();
             assert_eq!(mode.mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_rotated_key_is_published_first_and_signs_from_its_recorded_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = generate_key_file_signing_from(dir.path(), Alg::ES256, 1000, 1000).expect("old");
+        let new = generate_key_file_signing_from(dir.path(), Alg::ES256, 2000, 2120).expect("new");
+        let set = KeySet::load(dir.path()).expect("load");
+        let kid = |p: &Path| jwk_of_file(p).expect("jwk").kid;
+        assert_eq!(set.all().count(), 2, "both published");
+        assert_eq!(
+            set.signing(Alg::ES256, 2119).map(|k| k.kid().to_owned()),
+            Some(kid(&old))
+        );
+        assert_eq!(
+            set.signing(Alg::ES256, 2120).map(|k| k.kid().to_owned()),
+            Some(kid(&new))
+        );
+        // Before any key's time, the earliest signs (a first key is never left unused).
+        assert_eq!(
+            set.signing(Alg::ES256, 0).map(|k| k.kid().to_owned()),
+            Some(kid(&old))
+        );
+        // The old key may go once its successor has signed for longer than retain_secs.
+        assert!(prunable(&set, 2120 + 100, 100).is_empty());
+        assert_eq!(prunable(&set, 2120 + 101, 100), vec![old]);
+    }
+
+    #[test]
+    fn signs_from_falls_back_to_the_name_stamp_then_the_mtime() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let named = dir.path().join("rs256-1700000000-abc.pem");
+        assert_eq!(
+            signs_from(&named, 5),
+            1_700_000_000 + PUBLISH_BEFORE_SIGNING_SECS
+        );
+        let own = dir.path().join("private_key.pem");
+        assert_eq!(signs_from(&own, 5), 5 + PUBLISH_BEFORE_SIGNING_SECS);
+        fs::write(meta_path(&own), r#"{"signs_from": 42}"#).expect("sidecar");
+        assert_eq!(signs_from(&own, 5), 42);
+        assert_eq!(PUBLISH_BEFORE_SIGNING_SECS, 120);
     }
 }

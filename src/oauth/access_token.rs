@@ -78,7 +78,7 @@ pub fn mint(
         auth_time: input.auth_time,
         grant_id: input.grant_id.map(str::to_owned),
     };
-    let jwt = keys.sign(input.alg, "at+jwt", &claims)?;
+    let jwt = keys.sign(input.alg, "at+jwt", &claims, input.now)?;
     Ok((jwt, claims))
 }
 

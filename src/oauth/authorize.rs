@@ -16,8 +16,11 @@ use tower_sessions::Session;
 use super::error::AuthorizeErrorCode;
 use super::params::Params;
 use super::pkce;
+use super::redirect_uri;
 use super::response::{ResponseMode, deliver};
 use crate::app::AppState;
+use crate::audit::{Audit, Event, Origin};
+use crate::client_addr::RequestOrigin;
 use crate::crypto::{random_token, sha256_hex};
 use crate::store::NewAuthorizationCode;
 use crate::web::i18n::Lang;
@@ -31,7 +34,8 @@ pub struct AuthorizationRequest {
     pub client_id: String,
     /// The client's display name (escaped wherever shown).
     pub client_name: String,
-    /// The exact registered redirect_uri the request named.
+    /// The request's redirect_uri: a registered one, or (RFC 8252 §7.3) a registered loopback
+    /// URI with the port the native app listens on.
     pub redirect_uri: String,
     /// Scopes to grant, space-delimited (requested ∩ supported ∩ allowed for the client).
     pub scope: String,
@@ -143,27 +147,48 @@ const SINGLE_VALUED: &[&str] = &[
     "registration",
 ];
 
-/// Validates an authorization request (the checks that need no browser session).
+/// Validates an authorization request (the checks that need no browser session). Every
+/// request refused before its client can be told (tier 1) is an `authorization_rejected`
+/// audit event with the reason and the received and registered redirect URIs.
 ///
 /// Errors: see the module doc; each check names the clause it enforces.
 pub async fn validate(
     state: &AppState,
     params: &Params,
+    origin: &Origin,
 ) -> Result<AuthorizationRequest, Rejection> {
     // Tier 1: until client_id and redirect_uri are trusted, nothing may be redirected.
+    let refuse = |page: PageError, reason: &str, registered: &[String]| {
+        let received = params.get("redirect_uri").unwrap_or_default();
+        let mut audit = Audit::new(Event::AuthorizationRejected)
+            .origin(origin)
+            .reason(reason)
+            .detail(format!(
+                "received redirect_uri {received:?}; registered {registered:?}"
+            ));
+        if let Some(client_id) = params.get("client_id") {
+            audit = audit.client(client_id);
+        }
+        audit.emit();
+        Rejection::Page(page)
+    };
     if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
-        return Err(Rejection::Page(PageError::InvalidRequest));
+        return Err(refuse(PageError::InvalidRequest, "repeated_parameter", &[]));
     }
     if params
         .first_oversized(&["client_id", "redirect_uri"])
         .or(params.first_malformed(&["client_id", "redirect_uri"]))
         .is_some()
     {
-        return Err(Rejection::Page(PageError::InvalidRequest));
+        return Err(refuse(
+            PageError::InvalidRequest,
+            "malformed_parameter",
+            &[],
+        ));
     }
-    let client_id = params
-        .get("client_id")
-        .ok_or(Rejection::Page(PageError::MissingClientId))?;
+    let Some(client_id) = params.get("client_id") else {
+        return Err(refuse(PageError::MissingClientId, "missing_client_id", &[]));
+    };
     let client = state
         .client(client_id)
         .await
@@ -171,13 +196,24 @@ pub async fn validate(
             tracing::error!(error = %e, "authorize: storage failure");
             Rejection::Page(PageError::Unavailable)
         })?
-        .ok_or(Rejection::Page(PageError::UnknownClient))?;
-    // OIDC Core §3.1.2.1: redirect_uri is REQUIRED; RFC 6749 §3.1.2.3: simple string comparison.
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or(Rejection::Page(PageError::MissingRedirectUri))?;
-    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
-        return Err(Rejection::Page(PageError::UnregisteredRedirectUri));
+        .ok_or_else(|| refuse(PageError::UnknownClient, "unknown_client", &[]))?;
+    // OIDC Core §3.1.2.1: redirect_uri is REQUIRED.
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return Err(refuse(
+            PageError::MissingRedirectUri,
+            "missing_redirect_uri",
+            &client.redirect_uris,
+        ));
+    };
+    // RFC 6749 §3.1.2.3 / RFC 9700 §4.1.3: exact string comparison, except the port of a
+    // loopback IP literal (RFC 8252 §7.3). The request's own URI (with its port) is where the
+    // response goes and what the token request must repeat.
+    if !redirect_uri::is_registered(&client.redirect_uris, redirect_uri) {
+        return Err(refuse(
+            PageError::UnregisteredRedirectUri,
+            "unregistered_redirect_uri",
+            &client.redirect_uris,
+        ));
     }
 
     // Tier 2: errors go back to the client.
@@ -293,10 +329,10 @@ pub async fn validate(
     let mut granted: Vec<&str> = Vec::new();
     for s in requested {
         if client.allows_scope(s) && !granted.contains(&s) {
-            // OIDC Core §11: offline_access is ignored unless prompt includes consent.
-            if s == "offline_access"
-                && (!prompt.iter().any(|p| p == "consent") || !client.allows_grant("refresh_token"))
-            {
+            // OIDC Core §11: offline_access only for a client that may refresh. Whether it is
+            // granted without prompt=consent (first-party client, or stored consent) is
+            // decided in `continue_as`, once the user is known.
+            if s == "offline_access" && !client.allows_grant("refresh_token") {
                 continue;
             }
             granted.push(s);
@@ -536,12 +572,18 @@ pub async fn issue_code(
 /// The user `sso` is authenticated for `req`: issue the code, or ask for consent first when a
 /// third-party client wants scopes the user has not allowed it (or `prompt=consent`).
 ///
+/// `offline_access` (OIDC Core §11) needs explicit consent, which "other conditions" may
+/// stand in for: a first-party client gets it without a page, and so does a client the user
+/// already allowed it. A third-party client asking for it the first time shows the consent
+/// page (listing it) even without `prompt=consent`; with `prompt=none`, where no page can be
+/// shown, an offline_access request without stored consent is ignored.
+///
 /// Errors: `consent_required` for `prompt=none` when consent is missing (OIDC Core §3.1.2.6).
 pub async fn continue_as(
     state: &AppState,
     session: &Session,
     lang: Lang,
-    req: AuthorizationRequest,
+    mut req: AuthorizationRequest,
     sso: &session::Sso,
 ) -> Response {
     if req.first_party {
@@ -555,14 +597,27 @@ pub async fn continue_as(
         }
     };
     let forced = req.prompt.iter().any(|p| p == "consent");
-    let covered = consent.is_some_and(|c| {
-        let allowed: Vec<&str> = c.scope.split(' ').collect();
-        req.scope.split(' ').all(|s| allowed.contains(&s))
-    });
-    if covered && !forced {
+    let allowed = consent.map(|c| c.scope).unwrap_or_default();
+    let allowed: Vec<&str> = allowed.split(' ').collect();
+    let missing: Vec<&str> = req
+        .scope
+        .split(' ')
+        .filter(|s| !allowed.contains(s))
+        .collect();
+    if missing.is_empty() && !forced {
         return issue_code(state, &req, &sso.sub, sso.auth_time).await;
     }
     if req.prompt.iter().any(|p| p == "none") {
+        if missing == ["offline_access"] {
+            // OIDC Core §11: no consent to offline access, and no page to ask on: ignore it.
+            req.scope = req
+                .scope
+                .split(' ')
+                .filter(|s| *s != "offline_access")
+                .collect::<Vec<_>>()
+                .join(" ");
+            return issue_code(state, &req, &sso.sub, sso.auth_time).await;
+        }
         return ErrorRedirect::for_request(
             &req,
             AuthorizeErrorCode::ConsentRequired,
@@ -578,10 +633,11 @@ pub async fn authorize_get(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    authorize(&state, &session, &headers, &params).await
+    authorize(&state, &session, &headers, &origin, &params).await
 }
 
 /// `POST /authorize` with a form body (OIDC Core §3.1.2.1): answered with a 303 to the same
@@ -609,10 +665,11 @@ async fn authorize(
     state: &AppState,
     session: &Session,
     headers: &HeaderMap,
+    origin: &Origin,
     params: &Params,
 ) -> Response {
     let lang = Lang::negotiate(params.get("ui_locales"), headers);
-    let req = match validate(state, params).await {
+    let req = match validate(state, params, origin).await {
         Ok(req) => req,
         Err(Rejection::Page(e)) => return pages::error_page(lang, e),
         Err(Rejection::Redirect(r)) => return r.into_response(state.issuer.as_str()),

@@ -4,6 +4,12 @@
 //! initial-token`, single use) unless open registration is enabled. Each registered client gets
 //! a registration access token for `GET`/`PUT`/`DELETE /register/{client_id}`. Dynamically
 //! registered clients are always third-party (their users see the consent page).
+//!
+//! A registration cannot grant itself power (RFC 7591 §2, §5): the scopes and grant types it
+//! may ask for are the operator's [`RegistrationPolicy`] (`--registration-scopes`,
+//! `--registration-grant-types`). Anything outside it is refused with `invalid_client_metadata`
+//! rather than silently dropped, so the developer learns at once what the client will not get.
+//! The same rules apply to an RFC 7592 update. `client add` (the operator) is not limited.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,10 +20,95 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::audit::{Audit, Event};
 use crate::cli::ClientRegistration;
+use crate::client_addr::RequestOrigin;
 use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::keys::Alg;
 use crate::store::{Client, NewClient};
+
+/// Default of `--registration-scopes`: the OpenID Connect scopes (OIDC Core §5.4, §11).
+pub const DEFAULT_REGISTRATION_SCOPES: &str = "openid profile email address phone offline_access";
+
+/// Default of `--registration-grant-types`: the code flow and its refresh tokens.
+pub const DEFAULT_REGISTRATION_GRANT_TYPES: &str = "authorization_code refresh_token";
+
+/// Grant types a dynamic registration can name at all (policy permitting).
+const REGISTRABLE_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
+
+/// What a dynamically registered client may be given: the operator's allow-lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrationPolicy {
+    /// Scopes a registration may ask for.
+    pub scopes: Vec<String>,
+    /// Grant types a registration may ask for.
+    pub grant_types: Vec<String>,
+}
+
+impl Default for RegistrationPolicy {
+    fn default() -> Self {
+        Self::parse(
+            DEFAULT_REGISTRATION_SCOPES,
+            DEFAULT_REGISTRATION_GRANT_TYPES,
+        )
+        .unwrap_or_else(|_| Self {
+            scopes: Vec::new(),
+            grant_types: Vec::new(),
+        })
+    }
+}
+
+impl RegistrationPolicy {
+    /// Parses the two settings: lists separated by spaces or commas.
+    ///
+    /// Errors: a message naming a value that is not an RFC 6749 §3.3 scope-token, or a grant
+    /// type registration does not support (`authorization_code`, `refresh_token`,
+    /// `client_credentials`, `password`).
+    pub fn parse(scopes: &str, grant_types: &str) -> Result<Self, String> {
+        let list = |s: &str| -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for v in s.split([' ', ',']).map(str::trim).filter(|v| !v.is_empty()) {
+                if !out.iter().any(|o| o == v) {
+                    out.push(v.to_owned());
+                }
+            }
+            out
+        };
+        let scopes = list(scopes);
+        if let Some(bad) = scopes.iter().find(|s| !crate::cli::is_scope_token(s)) {
+            return Err(format!(
+                "registration scope {bad:?} is not a valid scope (RFC 6749 §3.3)"
+            ));
+        }
+        let grant_types = list(grant_types);
+        if let Some(bad) = grant_types
+            .iter()
+            .find(|g| !REGISTRABLE_GRANT_TYPES.contains(&g.as_str()))
+        {
+            return Err(format!(
+                "registration grant type {bad:?} is not one of {}",
+                REGISTRABLE_GRANT_TYPES.join(" ")
+            ));
+        }
+        Ok(Self {
+            scopes,
+            grant_types,
+        })
+    }
+
+    fn allows_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+}
 
 /// Client metadata as RFC 7591 §2 names it. Unknown members are ignored (§2).
 #[derive(Debug, Default, Deserialize)]
@@ -131,17 +222,30 @@ fn acceptable_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
-/// Checks the metadata and turns it into a registration (RFC 7591 §2, §2.1).
-fn validate(meta: ClientMetadata) -> Result<ClientRegistration, RegistrationError> {
+/// Checks the metadata against the protocol and the operator's `policy` and turns it into a
+/// registration (RFC 7591 §2, §2.1).
+///
+/// Errors: `invalid_client_metadata` for a scope or grant type outside the policy (RFC 7591
+/// §3.2.2), as for any other unacceptable value; `invalid_redirect_uri` for a bad URI.
+fn validate(
+    meta: ClientMetadata,
+    policy: &RegistrationPolicy,
+) -> Result<ClientRegistration, RegistrationError> {
     let grant_types = meta
         .grant_types
         .unwrap_or_else(|| vec!["authorization_code".into()]);
     for g in &grant_types {
-        if !matches!(
-            g.as_str(),
-            "authorization_code" | "refresh_token" | "client_credentials"
-        ) {
+        if !REGISTRABLE_GRANT_TYPES.contains(&g.as_str()) {
             return Err(bad_meta(format!("unsupported grant type {g:?}")));
+        }
+        // RFC 7591 §2: the server decides what a client may use; client_credentials and
+        // password act without a user's consent, so only the operator's policy grants them.
+        if !policy.allows_grant(g) {
+            return Err(bad_meta(format!(
+                "grant type {g:?} is not available to dynamically registered clients \
+                 (allowed: {})",
+                policy.grant_types.join(" ")
+            )));
         }
     }
     let code_flow = grant_types.iter().any(|g| g == "authorization_code");
@@ -213,11 +317,36 @@ fn validate(meta: ClientMetadata) -> Result<ClientRegistration, RegistrationErro
         &meta.redirect_uris,
         public,
     );
-    registration.scope = meta.scope.unwrap_or_else(|| "openid profile email".into());
+    registration.scope = match meta.scope {
+        Some(scope) => {
+            // RFC 7591 §2: refused rather than dropped, so the client never believes it holds
+            // a scope it will not be granted.
+            if let Some(bad) = scope.split_whitespace().find(|s| !policy.allows_scope(s)) {
+                return Err(bad_meta(format!(
+                    "scope {bad:?} is not available to dynamically registered clients \
+                     (allowed: {})",
+                    policy.scopes.join(" ")
+                )));
+            }
+            scope
+        }
+        None => ["openid", "profile", "email"]
+            .into_iter()
+            .filter(|s| policy.allows_scope(s))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
     if grant_types.iter().any(|g| g == "refresh_token")
-        && !registration.scope.contains("offline_access")
+        && policy.allows_scope("offline_access")
+        && !registration
+            .scope
+            .split_whitespace()
+            .any(|s| s == "offline_access")
     {
-        registration.scope.push_str(" offline_access");
+        if !registration.scope.is_empty() {
+            registration.scope.push(' ');
+        }
+        registration.scope.push_str("offline_access");
     }
     registration.grant_types = grant_types;
     registration.id_token_alg = id_token_alg;
@@ -273,6 +402,7 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 pub async fn register_post(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     body: Bytes,
 ) -> Result<Response, RegistrationError> {
     let now = state.clock.now();
@@ -281,7 +411,7 @@ pub async fn register_post(
         return Err(RegistrationError::InvalidToken);
     }
     // Metadata first, so a typo in it does not cost the developer the single-use token.
-    let mut registration = validate(parse_metadata(&body)?)?;
+    let mut registration = validate(parse_metadata(&body)?, &state.registration_policy)?;
     if !state.open_registration {
         let spent = match token {
             Some(t) => {
@@ -318,7 +448,12 @@ pub async fn register_post(
         out["client_secret"] = secret.clone();
         out["client_secret_expires_at"] = json!(0);
     }
-    tracing::info!(client_id, "client registered dynamically");
+    Audit::new(Event::ClientRegistered)
+        .client(client_id)
+        .origin(&origin)
+        .reason("dynamic_registration")
+        .detail(registration_detail(&client))
+        .emit();
     Ok(json_response(StatusCode::CREATED, out))
 }
 
@@ -363,6 +498,7 @@ pub async fn register_get(
 pub async fn register_put(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, RegistrationError> {
@@ -371,7 +507,8 @@ pub async fn register_put(
     if meta.client_id.as_deref().is_some_and(|id| id != client_id) {
         return Err(bad_meta("client_id does not match the registration"));
     }
-    let r = validate(meta)?;
+    // The same policy as at registration: an update cannot reach further (RFC 7592 §2.2).
+    let r = validate(meta, &state.registration_policy)?;
     if r.public != client.is_public() {
         return Err(bad_meta(
             "token_endpoint_auth_method cannot change between public and confidential",
@@ -404,10 +541,27 @@ pub async fn register_put(
         .find_client(&client_id)
         .await?
         .ok_or(RegistrationError::InvalidToken)?;
+    Audit::new(Event::ClientRegistered)
+        .client(&client_id)
+        .origin(&origin)
+        .reason("registration_updated")
+        .detail(registration_detail(&client))
+        .emit();
     Ok(json_response(
         StatusCode::OK,
         metadata_json(&state, &client),
     ))
+}
+
+/// What an audit line says about a registration: what it may do (never its secret).
+pub fn registration_detail(c: &Client) -> String {
+    format!(
+        "scope {:?}; grant_types {:?}; redirect_uris {:?}; first_party {}",
+        c.scope.join(" "),
+        c.grant_types,
+        c.redirect_uris,
+        c.first_party
+    )
 }
 
 /// `DELETE /register/{client_id}` (RFC 7592 §2.3): removes the client and revokes its tokens.

@@ -208,6 +208,9 @@ fn grant_authorization_code<'a>(
         let code = params
             .get("code")
             .ok_or_else(|| invalid_request("code is required"))?;
+        // RFC 6749 §4.1.3: identical to the authorization request's redirect_uri, which the
+        // code stores as the request sent it (a loopback URI with the app's port, RFC 8252
+        // §7.3): compared exactly, so the two endpoints agree.
         let redirect_uri = params
             .get("redirect_uri")
             .ok_or_else(|| invalid_request("redirect_uri is required"))?;

@@ -130,12 +130,14 @@ pub async fn openid_configuration_get(
 pub async fn jwks_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let published = state.published();
     let keys = &published.keys;
-    // Nodes re-read the key folder every KEY_RELOAD_SECS; a short max-age lets relying parties
-    // see a rotated key soon after.
+    // A rotated key is published here PUBLISH_BEFORE_SIGNING_SECS before it signs: longer
+    // than a node takes to load it plus this max-age, so no cached set lacks a signing key.
+    let cache_control = format!("public, max-age={}", crate::keys::JWKS_MAX_AGE_SECS);
     cached_json(
         &headers,
         keys.jwks_json(),
         keys.jwks_etag(),
-        HeaderValue::from_static("public, max-age=60"),
+        HeaderValue::from_str(&cache_control)
+            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=60")),
     )
 }

@@ -89,7 +89,7 @@ pub fn mint(keys: &KeySet, input: IdTokenInput<'_>) -> Result<String, Error> {
         azp: input.client_id,
         extra: input.extra,
     };
-    keys.sign(input.alg, "JWT", &claims)
+    keys.sign(input.alg, "JWT", &claims, input.now)
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session;
 use crate::app::AppState;
+use crate::audit::{Audit, Event};
+use crate::client_addr::RequestOrigin;
 use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, issue_code};
 use crate::oauth::error::AuthorizeErrorCode;
 use crate::oauth::params::Params;
@@ -108,6 +110,7 @@ pub async fn consent_post(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     body: Bytes,
 ) -> Response {
     let params = Params::parse(&body);
@@ -162,7 +165,18 @@ pub async fn consent_post(
                 tracing::error!(error = %e, "cannot save consent");
                 return error_page(lang, PageError::Unavailable);
             }
-            tracing::info!(client_id = %req.client_id, sub = %sso.sub, "consent given");
+            // The account's email for the audit line; a lookup failure costs only that field.
+            let account = match state.store.find_user_by_sub(&sso.sub).await {
+                Ok(Some(u)) => u.email,
+                _ => String::new(),
+            };
+            Audit::new(Event::ConsentGiven)
+                .account(&account)
+                .sub(&sso.sub)
+                .client(&req.client_id)
+                .origin(&origin)
+                .detail(format!("scope {:?}", req.scope))
+                .emit();
             see_other(issue_code(&state, &req, &sso.sub, sso.auth_time).await)
         }
         _ => {

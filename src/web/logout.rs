@@ -18,6 +18,8 @@ use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session;
 use crate::app::AppState;
+use crate::audit::{Audit, Event, Origin};
+use crate::client_addr::RequestOrigin;
 use crate::oauth::params::Params;
 use crate::oauth::response::{ResponseMode, deliver, see_other};
 
@@ -138,10 +140,11 @@ pub async fn logout_get(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    logout(&state, &session, &headers, &params, false).await
+    logout(&state, &session, &headers, &origin, &params, false).await
 }
 
 /// `POST /logout`: the RP's form post, or the confirmation page's answer.
@@ -149,16 +152,18 @@ pub async fn logout_post(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     body: Bytes,
 ) -> Response {
     let params = Params::parse(&body);
-    logout(&state, &session, &headers, &params, true).await
+    logout(&state, &session, &headers, &origin, &params, true).await
 }
 
 async fn logout(
     state: &AppState,
     session: &Session,
     headers: &HeaderMap,
+    origin: &Origin,
     params: &Params,
     is_post: bool,
 ) -> Response {
@@ -187,7 +192,25 @@ async fn logout(
         return confirmation_page(state, session, lang, &req).await;
     }
     if let Some(sso) = &current {
-        tracing::info!(sub = %sso.sub, client_id = ?req.client_id, "logged out");
+        // The account's email for the audit line; a lookup failure costs only that field.
+        let account = match state.store.find_user_by_sub(&sso.sub).await {
+            Ok(Some(u)) => u.email,
+            _ => String::new(),
+        };
+        let mut audit = Audit::new(Event::Logout)
+            .account(&account)
+            .sub(&sso.sub)
+            .origin(origin);
+        if let Some(client_id) = &req.client_id {
+            audit = audit.client(client_id);
+        }
+        audit
+            .reason(if hint_matches {
+                "id_token_hint"
+            } else {
+                "confirmed"
+            })
+            .emit();
     }
     // Ends the session server-side: the row is deleted, the cookie cleared.
     if session.flush().await.is_err() {

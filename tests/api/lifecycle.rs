@@ -549,7 +549,8 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The old key predates the new one by more than the file-time resolution.
+    // The test key has no sidecar: it counts as published at its modification time; make
+    // that long ago, so it is plainly the older key.
     let old_path = app.keys_dir.path().join("test-key.pem");
     let f = std::fs::File::options()
         .write(true)
@@ -558,6 +559,11 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
     f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000))
         .expect("set mtime");
     app.state.reload_keys(true);
+    // The new key is published first and signs only once cached key sets have it.
+    let (still_old, _) = login_and_verify(&app, &client).await;
+    assert_eq!(header_kid(&still_old.to_string()), old_kid);
+    app.clock
+        .advance(sekimori::keys::PUBLISH_BEFORE_SIGNING_SECS + 1);
 
     // Assert: new tokens use the new key; the old ID token still verifies through the JWKS,
     // and the old access token still works at userinfo.

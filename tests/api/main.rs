@@ -2,6 +2,7 @@
 //! over HTTP as relying parties and browsers do.
 
 mod admin;
+mod audit_log;
 mod authorize;
 mod browser;
 mod chromium;
@@ -10,10 +11,14 @@ mod conformance;
 mod discovery;
 mod flow;
 mod helpers;
+mod key_rotation;
 mod keys;
 mod lifecycle;
+mod loopback_redirect;
+mod offline_access;
 mod operations;
 mod registration;
+mod registration_policy;
 mod scale;
 mod throttle;
 mod tls;

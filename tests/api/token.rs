@@ -528,17 +528,6 @@ async fn refresh_token_is_issued_with_offline_access_and_rotates() {
 }
 
 #[tokio::test]
-async fn offline_access_without_prompt_consent_gives_no_refresh_token() {
-    let app = spawn_app().await;
-    let code = app
-        .authorize_and_login(&app.confidential, &[("scope", "openid offline_access")])
-        .await;
-    let body = json(app.redeem(&code, &[]).await).await;
-    assert!(body.get("refresh_token").is_none());
-    assert_eq!(body["scope"], "openid");
-}
-
-#[tokio::test]
 async fn each_token_exp_is_computed_at_its_own_issue_time() {
     let app = spawn_app().await;
     let code1 = app.authorize_and_login(&app.confidential, &[]).await;
