@@ -686,3 +686,37 @@ async fn the_device_cookie_is_secure_and_scoped_to_an_https_issuers_path() {
         assert!(cookie.split("; ").any(|a| a == attr), "{attr} in {cookie}");
     }
 }
+
+#[tokio::test]
+async fn budgets_refill_with_time_and_spent_counters_are_purged() {
+    let app = behind_proxy().await;
+    let (http, f) = stranger(&app, &[]).await;
+    for _ in 0..10 {
+        post_as(&http, &f, None, USER_EMAIL, "guess", "192.0.2.50").await;
+    }
+    let res = post_as(&http, &f, None, USER_EMAIL, "guess", "192.0.2.50").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Retry-After is the truth: that much later one more attempt is answered.
+    app.clock.advance(i64::try_from(retry_after(&res)).expect("secs"));
+    let res = post_as(&http, &f, None, USER_EMAIL, "guess", "192.0.2.50").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.store.login_failure_rows().await.expect("count"), 3);
+    // Once every failure is forgiven (10 × 20 s at most here), the hourly purge deletes the rows.
+    app.clock.advance(3600);
+    app.store
+        .purge_expired(app.clock.now())
+        .await
+        .expect("purge");
+    assert_eq!(app.store.login_failure_rows().await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn an_oversized_password_is_refused_like_any_oversized_field() {
+    let app = behind_proxy().await;
+    let (http, f) = stranger(&app, &[]).await;
+    let res = post_as(&http, &f, None, USER_EMAIL, &"p".repeat(4097), "192.0.2.31").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.expect("html");
+    assert!(html.contains("What you entered is too long."), "{html}");
+    assert_eq!(app.store.login_failure_rows().await.expect("count"), 0);
+}
