@@ -6,7 +6,7 @@
 //! password is checked, an attempt is refused (429) only when a budget it would spend is already
 //! exhausted; a success spends nothing and clears the (account, source) failures. The counters
 //! live in the shared database (`login_failures`), so the limits hold across nodes; each failure
-//! is one upsert, each attempt one indexed read.
+//! is one upsert (of up to three keys), each attempt two indexed reads (see Concurrency).
 //!
 //! The budgets (burst, then one more failure per period; GCRA, whole seconds):
 //!
@@ -24,6 +24,8 @@
 //! strangers spend, so the owner keeps getting in while others guess. A device cookie whose
 //! budget is exhausted counts as absent (the stranger budgets apply) until its budget refills
 //! (30 s per failure); the next successful login issues a fresh cookie with a fresh budget.
+//! The key lives in the database: whoever can read the database could mint device cookies, but
+//! would also hold the password hashes, a better target than online guessing.
 //!
 //! Keys are `kind:` plus the SHA-256 of the subject: fixed size, and no email or address is
 //! stored. Emails longer than [`MAX_EMAIL_BYTES`] are refused before any of this. Anonymous

@@ -697,7 +697,8 @@ async fn budgets_refill_with_time_and_spent_counters_are_purged() {
     let res = post_as(&http, &f, None, USER_EMAIL, "guess", "192.0.2.50").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     // Retry-After is the truth: that much later one more attempt is answered.
-    app.clock.advance(i64::try_from(retry_after(&res)).expect("secs"));
+    app.clock
+        .advance(i64::try_from(retry_after(&res)).expect("secs"));
     let res = post_as(&http, &f, None, USER_EMAIL, "guess", "192.0.2.50").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.store.login_failure_rows().await.expect("count"), 3);
