@@ -75,7 +75,7 @@ pub struct Inner {
     pub passwords: PasswordChecker,
     /// Whether `/register` accepts requests without an initial access token.
     pub open_registration: bool,
-    /// Login attempts per account and per IP.
+    /// Login failure budgets (in the database) and the device-cookie key.
     pub login_throttle: crate::web::throttle::LoginThrottle,
     /// Proxies whose forwarded client addresses we believe.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
@@ -283,6 +283,9 @@ impl Application {
         }
         let trusted_proxies = crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)
             .map_err(anyhow::Error::msg)?;
+        let login_throttle = crate::web::throttle::LoginThrottle::load(&store, clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the device-cookie key: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let passwords = PasswordChecker::new(cores);
         let discovery = crate::oidc::discovery::Document::new(&issuer, &keys);
@@ -294,7 +297,7 @@ impl Application {
             clock,
             lifetimes: Lifetimes::from(serve),
             passwords,
-            login_throttle: Default::default(),
+            login_throttle,
             trusted_proxies,
             registration_policy: crate::oauth::registration::RegistrationPolicy::parse(
                 &serve.registration_scopes,
@@ -372,7 +375,6 @@ impl Application {
 }
 
 async fn purge_expired(state: &AppState) {
-    state.login_throttle.shrink();
     match state.store.purge_expired(state.clock.now()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(rows = n, "purged expired rows"),

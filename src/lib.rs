@@ -16,7 +16,8 @@
 //! - [`store`]: sqlx repositories over SQLite or PostgreSQL (users, clients, codes, tokens, sessions).
 //! - [`oauth`]: RFC 6749 endpoints: authorize, token, client authentication, PKCE, error enums.
 //! - [`oidc`]: OpenID Connect: discovery, ID tokens, access tokens, userinfo.
-//! - [`web`]: the HTML side: login page, CSRF tokens, browser session, page headers.
+//! - [`web`]: the HTML side: login page and its throttle (failure budgets in the database,
+//!   device cookies), CSRF tokens, browser session, page headers.
 
 pub mod app;
 pub mod audit;

@@ -72,6 +72,7 @@ pub struct PasswordChecker {
 }
 
 /// Counts a check as outstanding until dropped (also when the request is abandoned).
+#[derive(Debug)]
 struct Outstanding(Arc<AtomicUsize>);
 
 impl Outstanding {
@@ -110,8 +111,27 @@ impl PasswordChecker {
     /// a dummy hash is checked and the answer is [`Verified::No`]. A match on anything but an
     /// argon2id hash with today's parameters answers [`Verified::Rehash`] with the new hash.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Verified {
-        let _outstanding = Outstanding::new(&self.outstanding);
-        let Ok(_permit) = self.permits.acquire().await else {
+        let slot = self.slot().await;
+        self.verify_in(slot, password, stored).await
+    }
+
+    /// Waits for a hashing slot (one per core). The login throttle takes one before its final
+    /// budget check, so failures recorded by the hashes ahead in the queue are seen and a flood
+    /// cannot overshoot a budget by more than the hashes running at once.
+    pub async fn slot(&self) -> Slot {
+        // Outstanding from the moment it queues, so a running hash knows others are waiting.
+        let outstanding = Outstanding::new(&self.outstanding);
+        Slot(self.permits.clone().acquire_owned().await.ok(), outstanding)
+    }
+
+    /// [`Self::verify`] in a slot from [`Self::slot`] (released when the check ends).
+    pub async fn verify_in(
+        &self,
+        slot: Slot,
+        password: String,
+        stored: Option<String>,
+    ) -> Verified {
+        let Slot(Some(_permit), _outstanding) = slot else {
             return Verified::No;
         };
         let known = stored.is_some();
@@ -155,33 +175,68 @@ impl PasswordChecker {
     }
 }
 
-/// The active account with this email and password, if they match (one answer for an unknown
-/// email, a wrong password and a disabled account). A matching hash from another system or with
-/// old parameters is replaced by a current argon2id hash on the way.
+/// A hashing slot of a [`PasswordChecker`]: at most one per core exists at a time.
+#[derive(Debug)]
+pub struct Slot(Option<tokio::sync::OwnedSemaphorePermit>, Outstanding);
+
+/// Why a login's credentials were refused. The person sees one message for all three (which
+/// accounts exist is not revealed); the audit log and the throttle see which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialFailure {
+    /// No account has this email (a dummy hash was still checked).
+    UnknownAccount,
+    /// The account exists and the password does not match.
+    WrongPassword,
+    /// The password matches but the account is disabled.
+    Disabled,
+}
+
+impl CredentialFailure {
+    /// The audit log's `reason`: `unknown_account`, `wrong_password` or `disabled`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::UnknownAccount => "unknown_account",
+            Self::WrongPassword => "wrong_password",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// The active account with this email and password, or why not, checked in `slot`. Every path costs one argon2
+/// verification, so timing does not tell them apart. A matching hash from another system or
+/// with old parameters is replaced by a current argon2id hash on the way.
 ///
 /// Errors: the database's.
 pub async fn check_credentials(
     store: &crate::store::Store,
     checker: &PasswordChecker,
+    slot: Slot,
     email: &str,
     password: &str,
     now: i64,
-) -> crate::store::Result<Option<crate::store::User>> {
+) -> crate::store::Result<Result<crate::store::User, CredentialFailure>> {
     let user = store.find_user_by_email(email).await?;
     let verified = checker
-        .verify(
+        .verify_in(
+            slot,
             password.to_owned(),
             user.as_ref().map(|u| u.password_hash.clone()),
         )
         .await;
-    let Some(user) = user.filter(|u| verified.ok() && u.disabled == 0) else {
-        return Ok(None);
+    let Some(user) = user else {
+        return Ok(Err(CredentialFailure::UnknownAccount));
     };
+    if !verified.ok() {
+        return Ok(Err(CredentialFailure::WrongPassword));
+    }
+    if user.disabled != 0 {
+        return Ok(Err(CredentialFailure::Disabled));
+    }
     if let Verified::Rehash(new) = verified {
         store.set_user_password(&user.sub, &new, now).await?;
         tracing::info!(sub = %user.sub, "password hash upgraded to argon2id");
     }
-    Ok(Some(user))
+    Ok(Ok(user))
 }
 
 thread_local! {

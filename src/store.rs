@@ -8,6 +8,7 @@
 mod clients;
 mod codes;
 mod consents;
+mod login_failures;
 mod refresh_tokens;
 mod sessions;
 mod users;

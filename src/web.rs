@@ -32,10 +32,7 @@ const FAVICON: &str = include_str!("../static/favicon.svg");
 
 /// Routes that need the browser session: `/authorize` and `/login`; plus the stylesheet.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let cookie_path = match state.issuer.path() {
-        p if p.is_empty() => "/".to_owned(),
-        p => p,
-    };
+    let cookie_path = cookie_path(&state.issuer);
     let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.store.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -65,6 +62,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/static/sekimori.css", get(stylesheet))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
+}
+
+/// The `Path` of our cookies: the issuer's path, or `/`.
+pub(crate) fn cookie_path(issuer: &crate::config::Issuer) -> String {
+    match issuer.path() {
+        p if p.is_empty() => "/".to_owned(),
+        p => p,
+    }
 }
 
 async fn session_failure_page(res: axum::response::Response) -> axum::response::Response {

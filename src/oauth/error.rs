@@ -108,13 +108,16 @@ fn wire_name<T: Serialize>(v: &T) -> String {
 /// A token-endpoint error response (RFC 6749 §5.2).
 ///
 /// Shape: JSON `{"error": code, "error_description": text?}`, status 400, or 401 with
-/// `WWW-Authenticate: Basic` for `invalid_client`; always `Cache-Control: no-store`.
+/// `WWW-Authenticate: Basic` for `invalid_client`, or 429 with `Retry-After` (seconds) for a
+/// throttled password grant; always `Cache-Control: no-store`.
 #[derive(Debug)]
 pub struct TokenError {
     /// The error code.
     pub code: TokenErrorCode,
     /// A sentence for the client developer; never internal details or secrets.
     pub description: Option<String>,
+    /// Seconds to wait: sent as 429 with `Retry-After` (RFC 6585 §4) instead of 400.
+    pub retry_after: Option<u64>,
 }
 
 impl TokenError {
@@ -123,6 +126,18 @@ impl TokenError {
         Self {
             code,
             description: Some(description.into()),
+            retry_after: None,
+        }
+    }
+
+    /// A throttled login (password grant): `invalid_grant`, as before the limits existed, but
+    /// with status 429 and `Retry-After: secs`.
+    pub fn throttled(secs: u64) -> Self {
+        let unit = if secs == 1 { "second" } else { "seconds" };
+        Self {
+            code: TokenErrorCode::InvalidGrant,
+            description: Some(format!("too many attempts; retry in {secs} {unit}")),
+            retry_after: Some(secs),
         }
     }
 }
@@ -140,6 +155,7 @@ impl IntoResponse for TokenError {
             TokenErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             TokenErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             TokenErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ if self.retry_after.is_some() => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         };
         let mut res = (
@@ -155,6 +171,9 @@ impl IntoResponse for TokenError {
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED {
             h.insert(

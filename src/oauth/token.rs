@@ -18,9 +18,12 @@ use super::error::{TokenError, TokenErrorCode};
 use super::params::Params;
 use super::pkce;
 use crate::app::AppState;
+use crate::audit::{Audit, Event, Origin};
+use crate::client_addr::RequestOrigin;
 use crate::crypto::{random_token, sha256_hex};
 use crate::oidc::id_token::{self, IdTokenInput};
 use crate::store::{Client, ConsumeCode, NewRefreshToken, RotateOutcome};
+use crate::web::throttle::{LoginOutcome, MAX_EMAIL_BYTES, attempt_login};
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 ///
@@ -108,6 +111,7 @@ pub fn form_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, TokenErro
 /// `POST /token`.
 pub async fn token_post(
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -115,7 +119,7 @@ pub async fn token_post(
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    match token(&state, &headers, &body).await {
+    match token(&state, &headers, &body, &origin).await {
         Ok(r) => r.into_response(),
         Err(e) => {
             tracing::info!(error = %e.code.name(), "token request refused");
@@ -128,6 +132,7 @@ async fn token(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    origin: &Origin,
 ) -> Result<TokenResponse, TokenError> {
     if !is_form(headers) {
         return Err(invalid_request(
@@ -152,11 +157,12 @@ async fn token(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| invalid_request("grant_type is required"))?;
-    let grant = match grant_type {
-        "authorization_code" => grant_authorization_code,
-        "refresh_token" => grant_refresh_token,
-        "client_credentials" => grant_client_credentials,
-        "password" => grant_password,
+    // The password grant alone needs the client's address (for its failure budgets).
+    let grant: Option<GrantFn> = match grant_type {
+        "authorization_code" => Some(grant_authorization_code),
+        "refresh_token" => Some(grant_refresh_token),
+        "client_credentials" => Some(grant_client_credentials),
+        "password" => None,
         _ => {
             return Err(TokenError::new(
                 TokenErrorCode::UnsupportedGrantType,
@@ -170,7 +176,10 @@ async fn token(
             format!("the client is not registered for {grant_type}"),
         ));
     }
-    let response = grant(state, &client, &params).await?;
+    let response = match grant {
+        Some(grant) => grant(state, &client, &params).await?,
+        None => grant_password(state, &client, &params, origin).await?,
+    };
     tracing::info!(client_id = %client.client_id, grant_type, "tokens issued");
     metrics::counter!(
         "sekimori_tokens_issued_total",
@@ -185,6 +194,9 @@ async fn token(
 type GrantFuture<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<TokenResponse, TokenError>> + Send + 'a>,
 >;
+
+/// A grant function of the dispatch table.
+type GrantFn = for<'a> fn(&'a AppState, &'a Client, &'a Params) -> GrantFuture<'a>;
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6 and OIDC Core §3.1.3.2.
 fn grant_authorization_code<'a>(
@@ -481,31 +493,35 @@ fn grant_password<'a>(
     state: &'a AppState,
     client: &'a Client,
     params: &'a Params,
+    origin: &'a Origin,
 ) -> GrantFuture<'a> {
     Box::pin(async move {
         let (Some(username), Some(password)) = (params.get("username"), params.get("password"))
         else {
             return Err(invalid_request("username and password are required"));
         };
-        // The same buckets as the login form (per account; the client's address is unknown
-        // here, the account is what guessing targets).
-        if let Err(retry_after) = state.login_throttle.attempt(username, None) {
-            metrics::counter!("sekimori_logins_total", "result" => "throttled").increment(1);
-            return Err(invalid_grant(&format!(
-                "too many attempts; retry in {retry_after} seconds"
+        let username = username.trim();
+        // RFC 5321 §4.5.3.1.3: no address is longer; refused before any budget is read or spent.
+        if username.len() > MAX_EMAIL_BYTES {
+            Audit::new(Event::LoginFailure)
+                .client(&client.client_id)
+                .origin(origin)
+                .reason("invalid_input")
+                .emit();
+            return Err(invalid_request(&format!(
+                "username is longer than {MAX_EMAIL_BYTES} bytes"
             )));
         }
-        let user = crate::password::check_credentials(
-            &state.store,
-            &state.passwords,
-            username,
-            password,
-            state.clock.now(),
-        )
-        .await?;
-        let Some(user) = user else {
-            tracing::info!(client_id = %client.client_id, "password grant: bad credentials");
-            return Err(invalid_grant("the username or password is incorrect"));
+        // The login form's failure budgets, without a device cookie: per (account, source),
+        // per account and per source (web::throttle).
+        let user = match attempt_login(state, username, password, origin, None, &client.client_id)
+            .await?
+        {
+            LoginOutcome::Success(user) => user,
+            LoginOutcome::Throttled(secs) => return Err(TokenError::throttled(secs)),
+            LoginOutcome::Failed(_) => {
+                return Err(invalid_grant("the username or password is incorrect"));
+            }
         };
         let requested = params.get("scope").unwrap_or("openid");
         let scope: Vec<&str> = requested

@@ -229,7 +229,8 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Deletes what can no longer matter: expired codes, refresh tokens and deny-list entries.
+    /// Deletes what can no longer matter: expired codes, refresh tokens, deny-list entries,
+    /// sessions and login failure counters.
     /// Safe to run on several nodes at once (plain conditional deletes). Returns rows deleted.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let mut n = 0;
@@ -239,6 +240,8 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
             "DELETE FROM revocations WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expiry_date < $1",
+            // A failure counter past its clear_at no longer limits anything.
+            "DELETE FROM login_failures WHERE clear_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now)

@@ -78,11 +78,17 @@ impl Lang {
         }
     }
 
-    /// The throttling message.
+    /// The throttling message: "… Try again in 1 second." / "… in 12 seconds." (Japanese has
+    /// no plural).
     pub fn too_many_attempts(self, retry_after_secs: u64) -> String {
         match self {
             Self::En => {
-                format!("Too many sign-in attempts. Try again in {retry_after_secs} seconds.")
+                let unit = if retry_after_secs == 1 {
+                    "second"
+                } else {
+                    "seconds"
+                };
+                format!("Too many sign-in attempts. Try again in {retry_after_secs} {unit}.")
             }
             Self::Ja => format!(
                 "ログインの試行回数が多すぎます。{retry_after_secs} 秒後にもう一度お試しください。"
@@ -128,6 +134,10 @@ pub struct Texts {
     pub bad_credentials: &'static str,
     /// Both fields are required.
     pub missing_fields: &'static str,
+    /// The email is longer than an address can be (RFC 5321 §4.5.3.1.3).
+    pub email_too_long: &'static str,
+    /// Another login field is over the size cap.
+    pub field_too_long: &'static str,
     /// Error page title.
     pub error_title: &'static str,
     /// Advice under an error.
@@ -174,6 +184,8 @@ static EN: Texts = Texts {
     submit: "Sign in",
     bad_credentials: "The email or password is incorrect.",
     missing_fields: "Enter your email and password.",
+    email_too_long: "That email address is too long: an email address has at most 254 characters.",
+    field_too_long: "What you entered is too long. Check it and try again.",
     error_title: "Something is not right",
     error_advice: "Go back to the application you came from and try again. If this keeps happening, tell the application's developers.",
     error_code_label: "Error code:",
@@ -203,6 +215,8 @@ static JA: Texts = Texts {
     submit: "ログイン",
     bad_credentials: "メールアドレスまたはパスワードが正しくありません。",
     missing_fields: "メールアドレスとパスワードを入力してください。",
+    email_too_long: "メールアドレスが長すぎます。メールアドレスは 254 文字以内です。",
+    field_too_long: "入力が長すぎます。確認してもう一度お試しください。",
     error_title: "問題が発生しました",
     error_advice: "元のアプリケーションに戻って、もう一度お試しください。繰り返し発生する場合は、アプリケーションの開発者にお知らせください。",
     error_code_label: "エラーコード:",
@@ -237,5 +251,21 @@ mod tests {
         assert_eq!(Lang::negotiate(None, &h), Lang::Ja);
         assert_eq!(Lang::negotiate(Some("fr en-US"), &h), Lang::En);
         assert_eq!(Lang::negotiate(None, &HeaderMap::new()), Lang::En);
+    }
+
+    #[test]
+    fn the_throttle_message_reads_naturally() {
+        assert_eq!(
+            Lang::En.too_many_attempts(1),
+            "Too many sign-in attempts. Try again in 1 second."
+        );
+        assert_eq!(
+            Lang::En.too_many_attempts(12),
+            "Too many sign-in attempts. Try again in 12 seconds."
+        );
+        assert_eq!(
+            Lang::Ja.too_many_attempts(1),
+            "ログインの試行回数が多すぎます。1 秒後にもう一度お試しください。"
+        );
     }
 }

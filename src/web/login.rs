@@ -3,18 +3,23 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use tower_sessions::Session;
+use tower_sessions::cookie::{Cookie, SameSite};
 
 use super::headers::{form_action_source, html};
 use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session::{self, Sso};
+use super::throttle::{
+    DEVICE_COOKIE_TTL_SECS, LoginOutcome, LoginThrottle, MAX_EMAIL_BYTES, account_key,
+    attempt_login,
+};
 use crate::app::AppState;
+use crate::audit::{Audit, Event};
+use crate::client_addr::RequestOrigin;
 use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, continue_as};
 use crate::oauth::error::AuthorizeErrorCode;
 use crate::oauth::params::Params;
@@ -105,11 +110,22 @@ pub async fn show_login(
     }
 }
 
-/// `POST /login`: checks the CSRF token and the credentials, then finishes the waiting
-/// authorization request with a code redirect (303, so the browser follows with GET).
+/// The login form's fields; each is capped at [`crate::oauth::params::MAX_VALUE_LEN`] bytes like
+/// every other endpoint's, and the email further at [`MAX_EMAIL_BYTES`].
+const LOGIN_FIELDS: &[&str] = &[
+    "email",
+    "password",
+    "request_id",
+    "csrf_token",
+    "ui_locales",
+];
+
+/// `POST /login`: checks the CSRF token, the field sizes, the failure budgets
+/// ([`super::throttle`]) and the credentials, then finishes the waiting authorization request
+/// with a code redirect (303, so the browser follows with GET) and a device cookie.
 pub async fn login_post(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RequestOrigin(origin): RequestOrigin,
     session: Session,
     headers: HeaderMap,
     body: Bytes,
@@ -129,42 +145,69 @@ pub async fn login_post(
         return error_page(lang, PageError::CsrfFailed);
     }
     let email = params.get("email").unwrap_or_default().trim();
+    let t = lang.texts();
+    // RFC 5321 §4.5.3.1.3 and the shared field cap: refused before any budget is read or spent,
+    // never stored, and not echoed back into the page.
+    let too_long = if email.len() > MAX_EMAIL_BYTES {
+        Some(t.email_too_long)
+    } else {
+        params
+            .first_oversized(LOGIN_FIELDS)
+            .map(|_| t.field_too_long)
+    };
+    if let Some(message) = too_long {
+        Audit::new(Event::LoginFailure)
+            .client(&req.client_id)
+            .origin(&origin)
+            .reason("invalid_input")
+            .emit();
+        let form = FormState {
+            request_id,
+            csrf_token: params.get("csrf_token").unwrap_or_default(),
+            email: "",
+        };
+        let mut res = render(&state, lang, &req, form, Some(message));
+        *res.status_mut() = StatusCode::BAD_REQUEST;
+        return res;
+    }
     let form = FormState {
         request_id,
         csrf_token: params.get("csrf_token").unwrap_or_default(),
         email,
     };
-    let t = lang.texts();
     let password = match params.get("password") {
         Some(p) if !email.is_empty() => p,
         _ => return render(&state, lang, &req, form, Some(t.missing_fields)),
     };
-    if let Err(retry_after) = state.login_throttle.attempt(email, Some(peer.ip())) {
-        tracing::warn!(client_id = %req.client_id, "login throttled");
-        metrics::counter!("sekimori_logins_total", "result" => "throttled").increment(1);
-        let message = lang.too_many_attempts(retry_after);
-        let mut res = render(&state, lang, &req, form, Some(&message));
-        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
-            res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    let account = account_key(email);
+    let device = state.login_throttle.device_from(&headers, &account);
+    let outcome = attempt_login(
+        &state,
+        email,
+        password,
+        &origin,
+        device.as_deref(),
+        &req.client_id,
+    )
+    .await;
+    let user = match outcome {
+        Ok(LoginOutcome::Success(user)) => user,
+        // One message whatever the reason: which accounts exist is not revealed.
+        Ok(LoginOutcome::Failed(_)) => {
+            return render(&state, lang, &req, form, Some(t.bad_credentials));
         }
-        return res;
-    }
-    let checked =
-        crate::password::check_credentials(&state.store, &state.passwords, email, password, now)
-            .await;
-    let user = match checked {
-        Ok(u) => u,
+        Ok(LoginOutcome::Throttled(retry_after)) => {
+            let message = lang.too_many_attempts(retry_after);
+            let mut res = render(&state, lang, &req, form, Some(&message));
+            *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return res;
+        }
         Err(e) => {
             tracing::error!(error = %e, "login: storage failure");
             return error_page(lang, PageError::Unavailable);
         }
-    };
-    // A disabled account gets the same message as a wrong password.
-    let Some(user) = user else {
-        tracing::info!(client_id = %req.client_id, "login failed");
-        metrics::counter!("sekimori_logins_total", "result" => "failure").increment(1);
-        return render(&state, lang, &req, form, Some(t.bad_credentials));
     };
     // Two submissions of one form sent at the same instant both got here: only one goes on.
     match state
@@ -192,23 +235,43 @@ pub async fn login_post(
         return error_page(lang, PageError::Unavailable);
     }
     tracing::info!(sub = %user.sub, client_id = %req.client_id, "user logged in");
-    if req
+    let device_cookie = device_cookie(&state, &account);
+    let mut res = if req
         .required_sub
         .as_deref()
         .is_some_and(|hinted| hinted != user.sub)
     {
         // OIDC Core §3.1.2.1: the client asked for the user its id_token_hint names; someone
         // else logged in, so the client gets an error, not that person's identity.
-        return see_other(
+        see_other(
             ErrorRedirect::for_request(
                 &req,
                 AuthorizeErrorCode::LoginRequired,
                 "a different user than the one the request names (id_token_hint or the sub claim) logged in",
             )
             .into_response(state.issuer.as_str()),
-        );
+        )
+    } else {
+        // After a POST, 303 makes every browser follow with GET.
+        see_other(continue_as(&state, &session, lang, req, &sso).await)
+    };
+    if let Some(cookie) = device_cookie {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    metrics::counter!("sekimori_logins_total", "result" => "success").increment(1);
-    // After a POST, 303 makes every browser follow with GET.
-    see_other(continue_as(&state, &session, lang, req, &sso).await)
+    res
+}
+
+/// A fresh device cookie for `account` (a new nonce, so a fresh failure budget), as a
+/// `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure for an https issuer, scoped to the
+/// issuer's path, for [`DEVICE_COOKIE_TTL_SECS`].
+fn device_cookie(state: &AppState, account: &str) -> Option<HeaderValue> {
+    let value = state.login_throttle.new_device_cookie(account).ok()?;
+    let cookie = Cookie::build((LoginThrottle::device_cookie_name(account), value))
+        .http_only(true)
+        .secure(state.issuer.is_https())
+        .same_site(SameSite::Lax)
+        .path(super::cookie_path(&state.issuer))
+        .max_age(time::Duration::seconds(DEVICE_COOKIE_TTL_SECS))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).ok()
 }

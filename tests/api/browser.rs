@@ -469,7 +469,8 @@ async fn repeated_failed_logins_are_throttled_with_429() {
         html.contains("Too many sign-in attempts. Try again in"),
         "{html}"
     );
-    // Even the right password waits.
+    // Without a device cookie (this browser never logged in), the right password from the same
+    // source waits too: the (account, source) budget is spent.
     let res = app.post_login(&page, USER_EMAIL, USER_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -22,6 +22,7 @@ mod operations;
 mod registration;
 mod registration_policy;
 mod scale;
+mod throttle;
 mod tls;
 mod token;
 mod userinfo;
