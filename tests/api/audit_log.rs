@@ -49,10 +49,21 @@ impl Capture {
             .with_writer(lines.clone())
             .with_max_level(tracing::Level::INFO)
             .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        // Other tests' subscribers come and go on their own threads; make every callsite
+        // re-ask which subscribers want it, ours included.
+        tracing::callsite::rebuild_interest_cache();
         Self {
-            _guard: tracing::subscriber::set_default(subscriber),
+            _guard: guard,
             lines,
         }
+    }
+
+    /// Call right before the action under test: a callsite registered on another thread at the
+    /// same moment our subscriber was installed may have cached "nobody listens" (a known race
+    /// in `tracing`'s interest cache between concurrently running tests); ask again.
+    fn ready(&self) {
+        tracing::callsite::rebuild_interest_cache();
     }
 
     /// The fields of every audit event named `event`.
@@ -79,6 +90,7 @@ async fn a_refused_authorization_request_is_logged_with_both_redirect_uris() {
     let app = spawn_app().await;
 
     // Act: an unregistered redirect_uri, and an unknown client.
+    capture.ready();
     let evil = "https://evil.example/cb";
     let res = app
         .get_authorize(&app.confidential, &[("redirect_uri", evil)])
@@ -117,6 +129,7 @@ async fn consent_and_logout_are_logged_without_codes_or_tokens() {
     .await;
 
     // Act: consent, then RP-initiated logout with the ID token as hint.
+    capture.ready();
     let res = app.get_authorize(&client, &[]).await;
     let res = app.through_login_and_consent(res).await;
     let (_, pairs) = location_params(&res);
@@ -183,6 +196,7 @@ async fn a_dynamic_registration_is_logged() {
     .await;
 
     // Act
+    capture.ready();
     let res = app
         .rp
         .post(app.url("/register"))

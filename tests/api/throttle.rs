@@ -475,6 +475,12 @@ async fn every_login_outcome_is_one_audit_event_with_its_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = crate::helpers::fresh_database_url(dir.path()).await;
     let keys = dir.path().join("keys");
+    // The CLI refuses a SQLite file that does not exist yet: create it as an operator would.
+    let migrated = sekimori(&db, &keys)
+        .arg("migrate")
+        .output()
+        .expect("migrate");
+    assert!(migrated.status.success(), "migrate: {migrated:?}");
     let out = sekimori(&db, &keys)
         .args([
             "client",
