@@ -282,7 +282,11 @@ impl Application {
             tracing::info!(kid = k.kid(), alg = %k.alg(), signs_from = k.signs_from(), path = %k.path().display(), "signing key loaded");
         }
         let trusted_proxies = crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)
-            .map_err(anyhow::Error::msg)?;
+            .map_err(anyhow::Error::msg)?
+            .with_header(
+                crate::client_addr::ProxyHeader::parse(&serve.proxy_header)
+                    .map_err(anyhow::Error::msg)?,
+            );
         let login_throttle = crate::web::throttle::LoginThrottle::load(&store, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the device-cookie key: {e}"))?;

@@ -157,7 +157,18 @@ impl<'a> Audit<'a> {
 pub fn printable(s: &str, max: usize) -> String {
     s.chars()
         .take(max)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .map(|c| {
+            // Line breaks of any kind, and bidirectional controls that make a value display as
+            // another (`admin\u{202e}moc.live` reads as something else in a log viewer).
+            if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}')
+                || crate::email::is_bidi_control(c)
+            {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -169,5 +180,6 @@ mod tests {
     fn printable_keeps_one_line_and_bounds_length() {
         assert_eq!(printable("a\nb\rc", 10), "a\u{fffd}b\u{fffd}c");
         assert_eq!(printable(&"x".repeat(500), 254).len(), 254);
+        assert_eq!(printable("a\u{202e}b\u{2028}c", 10), "a\u{fffd}b\u{fffd}c");
     }
 }

@@ -374,6 +374,11 @@ impl Cli {
             defaulted("trusted_proxies"),
         );
         layer(
+            &mut serve.proxy_header,
+            file.proxy_header,
+            defaulted("proxy_header"),
+        );
+        layer(
             &mut serve.registration_scopes,
             file.registration_scopes,
             defaulted("registration_scopes"),
@@ -451,6 +456,12 @@ fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> anyhow::Resul
             crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)
                 .map_err(anyhow::Error::msg)?
                 .entries(),
+        ),
+        proxy_header: Some(
+            crate::client_addr::ProxyHeader::parse(&serve.proxy_header)
+                .map_err(anyhow::Error::msg)?
+                .as_str()
+                .to_owned(),
         ),
         registration_scopes: None,
         registration_grant_types: None,

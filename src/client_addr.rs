@@ -1,6 +1,9 @@
 //! The client's address: the TCP peer, or — only when that peer is a proxy the operator trusts
-//! (`--trusted-proxies`) — the address the proxy forwarded, from `Forwarded` (RFC 7239 §4) or
-//! else `X-Forwarded-For`.
+//! (`--trusted-proxies`) — the address the proxy forwarded, in the one header the operator says
+//! the proxy writes (`--proxy-header`): `X-Forwarded-For` (the default; nginx, HAProxy, most
+//! load balancers) or `Forwarded` (RFC 7239 §4). The other header is ignored: a proxy that
+//! appends to one passes the client's copy of the other through untouched, so believing it
+//! would let any client choose its own address.
 //!
 //! The forwarded chain is read from the right: each hop that is itself a trusted proxy is
 //! skipped, and the first untrusted hop is the client. A client cannot spoof its address by
@@ -17,9 +20,42 @@ use ipnet::IpNet;
 
 use crate::audit::Origin;
 
-/// The networks whose connections may tell us the client's address.
+/// Which header a trusted proxy writes the client's address into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (de facto standard).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+impl ProxyHeader {
+    /// Parses `x-forwarded-for` or `forwarded` (any case).
+    ///
+    /// Errors: a message naming both accepted values.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            other => Err(format!(
+                "proxy header {other:?} must be x-forwarded-for or forwarded"
+            )),
+        }
+    }
+
+    /// The header's name, as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
+}
+
+/// The networks whose connections may tell us the client's address, and the header they use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies(Vec<IpNet>, ProxyHeader);
 
 impl TrustedProxies {
     /// Parses CIDR blocks or single addresses (`10.0.0.0/8`, `192.0.2.7`, `::1`).
@@ -43,7 +79,13 @@ impl TrustedProxies {
                 nets.push(net);
             }
         }
-        Ok(Self(nets))
+        Ok(Self(nets, ProxyHeader::default()))
+    }
+
+    /// The same proxies, writing the client address into `header`.
+    #[must_use]
+    pub fn with_header(self, header: ProxyHeader) -> Self {
+        Self(self.0, header)
     }
 
     /// Whether nothing is trusted (the default).
@@ -68,8 +110,10 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        // RFC 7239 takes precedence when present; otherwise the de-facto X-Forwarded-For.
-        let chain = forwarded_for(headers).unwrap_or_else(|| x_forwarded_for(headers));
+        let chain = match self.1 {
+            ProxyHeader::XForwardedFor => x_forwarded_for(headers),
+            ProxyHeader::Forwarded => forwarded_for(headers).unwrap_or_default(),
+        };
         let mut client = peer;
         for hop in chain.iter().rev() {
             match hop {
@@ -220,8 +264,29 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_header_takes_precedence_and_accepts_ports_and_brackets() {
+    fn only_the_configured_header_counts() {
+        // nginx appends X-Forwarded-For and passes the client's own Forwarded through.
         let t = TrustedProxies::parse(&["10.0.0.0/8"]).expect("parse");
+        let h = headers(&[
+            ("forwarded", "for=203.0.113.99"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("198.51.100.7"));
+        let t = t.with_header(ProxyHeader::Forwarded);
+        let h = headers(&[
+            ("forwarded", "for=198.51.100.7"),
+            ("x-forwarded-for", "203.0.113.99"),
+        ]);
+        assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("198.51.100.7"));
+        assert!(ProxyHeader::parse("X-Forwarded-For").is_ok());
+        assert!(ProxyHeader::parse("x-real-ip").is_err());
+    }
+
+    #[test]
+    fn forwarded_header_accepts_ports_and_brackets() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8"])
+            .expect("parse")
+            .with_header(ProxyHeader::Forwarded);
         let h = headers(&[
             (
                 "forwarded",
@@ -243,6 +308,7 @@ mod tests {
         );
         let h = headers(&[("x-forwarded-for", "not-an-ip")]);
         assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        let t = t.with_header(ProxyHeader::Forwarded);
         let h = headers(&[("forwarded", "for=unknown")]);
         assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.1"));
     }

@@ -127,6 +127,13 @@ pub struct ServeConfig {
     #[arg(long, env = "SEKIMORI_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0..)]
     pub trusted_proxies: Vec<String>,
 
+    /// The header the trusted proxies write the client address into: `x-forwarded-for` (nginx,
+    /// HAProxy, most load balancers) or `forwarded` (RFC 7239). Only this one is read: the
+    /// proxy passes a client's copy of the other through, so believing it would let anyone
+    /// pick their address.
+    #[arg(long, env = "SEKIMORI_PROXY_HEADER", default_value = "x-forwarded-for")]
+    pub proxy_header: String,
+
     /// Scopes a dynamically registered client (RFC 7591) may ask for, separated by spaces or
     /// commas; a registration naming any other scope is refused (`invalid_client_metadata`).
     /// `client add` is not limited.
@@ -188,6 +195,7 @@ impl Default for ServeConfig {
             shutdown_grace_secs: 20,
             open_registration: false,
             trusted_proxies: Vec::new(),
+            proxy_header: "x-forwarded-for".into(),
             registration_scopes: crate::oauth::registration::DEFAULT_REGISTRATION_SCOPES.into(),
             registration_grant_types: crate::oauth::registration::DEFAULT_REGISTRATION_GRANT_TYPES
                 .into(),
@@ -351,6 +359,8 @@ pub struct FileConfig {
     pub open_registration: Option<bool>,
     /// `--trusted-proxies`.
     pub trusted_proxies: Option<Vec<String>>,
+    /// `--proxy-header`.
+    pub proxy_header: Option<String>,
     /// `--registration-scopes`.
     pub registration_scopes: Option<String>,
     /// `--registration-grant-types`.

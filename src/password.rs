@@ -233,8 +233,12 @@ pub async fn check_credentials(
         return Ok(Err(CredentialFailure::Disabled));
     }
     if let Verified::Rehash(new) = verified {
-        store.set_user_password(&user.sub, &new, now).await?;
-        tracing::info!(sub = %user.sub, "password hash upgraded to argon2id");
+        if store
+            .set_user_password(&user.sub, &user.password_hash, &new, now)
+            .await?
+        {
+            tracing::info!(sub = %user.sub, "password hash upgraded to argon2id");
+        }
     }
     Ok(Ok(user))
 }

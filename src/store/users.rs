@@ -260,14 +260,28 @@ impl Store {
     /// Replaces a user's password hash with another hash **of the same password** (the upgrade
     /// to current argon2id parameters at login): sessions and tokens stay valid. A new password
     /// goes through [`Store::change_user_password`].
-    pub async fn set_user_password(&self, sub: &str, password_hash: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE sub = $1")
-            .bind(sub)
-            .bind(password_hash)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    ///
+    /// Only if the stored hash is still `previous_hash`: a login that read the old hash must not
+    /// write it back over a `user passwd` that landed while it was verifying (that would revive
+    /// the old password). Returns whether the hash was replaced.
+    pub async fn set_user_password(
+        &self,
+        sub: &str,
+        previous_hash: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $2, updated_at = $3 \
+             WHERE sub = $1 AND password_hash = $4",
+        )
+        .bind(sub)
+        .bind(password_hash)
+        .bind(now)
+        .bind(previous_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// [`Store::current_user`] for an access token: the user `sub`, if still current for the

@@ -727,3 +727,99 @@ async fn an_oversized_password_is_refused_like_any_oversized_field() {
     assert!(html.contains("What you entered is too long."), "{html}");
     assert_eq!(app.store.login_failure_rows().await.expect("count"), 0);
 }
+
+#[tokio::test]
+async fn a_clients_own_forwarded_header_does_not_choose_its_address() {
+    // nginx appends X-Forwarded-For and passes the client's own `Forwarded` through. With the
+    // default --proxy-header only X-Forwarded-For counts: ten failures that each claim another
+    // `Forwarded: for=` are still ten failures of one source.
+    let app = behind_proxy().await;
+    let (http, f) = stranger(&app, &[]).await;
+    let post = |i: usize| {
+        let f = f.clone_with("email", USER_EMAIL).with("password", "guess");
+        http.post(f.action.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", "192.0.2.77")
+            .header("forwarded", format!("for={}", addr(i)))
+            .body(f.body())
+            .send()
+    };
+    for i in 0..10 {
+        assert_eq!(post(i).await.expect("POST").status(), StatusCode::OK);
+    }
+    let res = post(10).await.expect("POST");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_proxy_that_writes_forwarded_is_believed_only_there() {
+    // --proxy-header forwarded: the RFC 7239 header names the client, X-Forwarded-For is noise.
+    let app = spawn(Spawn {
+        serve: Some(ServeConfig {
+            trusted_proxies: vec!["127.0.0.1".into()],
+            proxy_header: "forwarded".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let client = password_client(&app).await;
+    let grant = |forwarded: &'static str, xff: String| {
+        app.rp
+            .post(app.url("/token"))
+            .basic_auth(&client.client_id, client.client_secret.as_deref())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("forwarded", forwarded)
+            .header("x-forwarded-for", xff)
+            .body(form(&[
+                ("grant_type", "password"),
+                ("username", USER_EMAIL),
+                ("password", "wrong"),
+            ]))
+            .send()
+    };
+    for i in 0..10 {
+        let res = grant("for=192.0.2.88", addr(i)).await.expect("POST");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+    let res = grant("for=192.0.2.88", addr(10)).await.expect("POST");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = grant("for=\"[2001:db8::1]:4711\"", addr(11))
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_login_cannot_write_an_old_hash_back_over_a_password_change() {
+    // A login that verified the old password and upgrades its hash must not land after
+    // `user passwd`: the upgrade only replaces the hash it read.
+    let app = spawn_app().await;
+    let user = app
+        .store
+        .find_user_by_sub(&app.user_sub)
+        .await
+        .expect("read")
+        .expect("user");
+    let changed = sekimori::password::hash("a brand new passphrase").expect("hash");
+    assert!(
+        app.store
+            .change_user_password(&app.user_sub, &changed, 1)
+            .await
+            .expect("passwd")
+    );
+    let stale_upgrade = sekimori::password::hash(USER_PASSWORD).expect("hash");
+    let replaced = app
+        .store
+        .set_user_password(&app.user_sub, &user.password_hash, &stale_upgrade, 2)
+        .await
+        .expect("update");
+    assert!(!replaced);
+    let now = app
+        .store
+        .find_user_by_sub(&app.user_sub)
+        .await
+        .expect("read")
+        .expect("user");
+    assert_eq!(now.password_hash, changed);
+}
