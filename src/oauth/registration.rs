@@ -304,7 +304,32 @@ fn validate(
         &meta.redirect_uris,
         public,
     );
-    registration.scope = match meta.scope {
+    registration.scope = registered_scope(meta.scope, &grant_types, policy)?;
+    registration.grant_types = grant_types;
+    registration.id_token_alg = id_token_alg;
+    registration.post_logout_redirect_uris = meta.post_logout_redirect_uris;
+    registration.logo_uri = meta.logo_uri;
+    registration.policy_uri = meta.policy_uri;
+    registration.tos_uri = meta.tos_uri;
+    // The rules `client add` applies too (redirect URIs under the dynamic policy, scope syntax,
+    // names, grant types); its warnings are for an operator, not for this client.
+    Ok(crate::clients::validate(
+        registration,
+        RedirectContext::Dynamic,
+    )?)
+}
+
+/// The scope a dynamic registration gets: the one asked for, if the policy allows all of it,
+/// else the OpenID defaults the policy allows; plus `offline_access` for a refresh-token client
+/// when the policy allows it.
+///
+/// Errors: `invalid_client_metadata` naming a scope outside the policy.
+fn registered_scope(
+    asked: Option<String>,
+    grant_types: &[String],
+    policy: &RegistrationPolicy,
+) -> Result<String, RegistrationError> {
+    let mut scope = match asked {
         Some(scope) => {
             // RFC 7591 §2: refused rather than dropped, so the client never believes it holds
             // a scope it will not be granted.
@@ -325,28 +350,14 @@ fn validate(
     };
     if grant_types.iter().any(|g| g == "refresh_token")
         && policy.allows_scope("offline_access")
-        && !registration
-            .scope
-            .split_whitespace()
-            .any(|s| s == "offline_access")
+        && !scope.split_whitespace().any(|s| s == "offline_access")
     {
-        if !registration.scope.is_empty() {
-            registration.scope.push(' ');
+        if !scope.is_empty() {
+            scope.push(' ');
         }
-        registration.scope.push_str("offline_access");
+        scope.push_str("offline_access");
     }
-    registration.grant_types = grant_types;
-    registration.id_token_alg = id_token_alg;
-    registration.post_logout_redirect_uris = meta.post_logout_redirect_uris;
-    registration.logo_uri = meta.logo_uri;
-    registration.policy_uri = meta.policy_uri;
-    registration.tos_uri = meta.tos_uri;
-    // The rules `client add` applies too (redirect URIs under the dynamic policy, scope syntax,
-    // names, grant types); its warnings are for an operator, not for this client.
-    Ok(crate::clients::validate(
-        registration,
-        RedirectContext::Dynamic,
-    )?)
+    Ok(scope)
 }
 
 /// The registration as RFC 7591 §3.2.1 / RFC 7592 §3 return it (never the secret's hash).
