@@ -160,10 +160,8 @@ impl From<ClientError> for RegistrationError {
             ClientError::Store(e) => Self::Store(e),
             // The client vanished between the token check and the change (RFC 7592 §2).
             ClientError::NotFound(_) => Self::InvalidToken,
-            e if e.is_internal() => {
-                tracing::error!(error = %e, "dynamic registration failed");
-                Self::Unavailable
-            }
+            // Logged where it happened (the random generator is the only other internal cause).
+            e if e.is_internal() => Self::Unavailable,
             e if e.is_redirect_uri() => Self::InvalidRedirectUri(e.to_string()),
             e => Self::InvalidClientMetadata(e.to_string()),
         }
@@ -429,7 +427,13 @@ pub async fn register_post(
     }
     // validate() already ran every client-side check; what can fail here is ours, and its
     // text (SQL, say) is not for the client.
-    let created = crate::clients::register(&state.store, &state.clock, checked).await?;
+    let created = crate::clients::register(&state.store, &state.clock, checked)
+        .await
+        .inspect_err(|e| {
+            if matches!(e, ClientError::Random) {
+                tracing::error!(error = %e, "dynamic registration failed");
+            }
+        })?;
     let client = created.client;
     let mut out = metadata_json(&state, &client);
     out["registration_access_token"] = json!(created.registration_access_token);
