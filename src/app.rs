@@ -76,7 +76,7 @@ pub struct Inner {
     /// Whether `/register` accepts requests without an initial access token.
     pub open_registration: bool,
     /// Login failure budgets (in the database) and the device-cookie key.
-    pub login_throttle: crate::web::throttle::LoginThrottle,
+    pub login_throttle: crate::login_throttle::LoginThrottle,
     /// Proxies whose forwarded client addresses we believe.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
     /// Scopes and grant types a dynamically registered client may get (RFC 7591 §2, §5).
@@ -243,8 +243,9 @@ impl Application {
         serve: &ServeConfig,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        // The checks `config check` runs, so a setting it refuses never starts a server.
+        crate::config::validate(common, serve).map_err(anyhow::Error::msg)?;
         let issuer = common.issuer_for(&serve.bind).map_err(anyhow::Error::msg)?;
-        crate::config::check_limits(serve).map_err(anyhow::Error::msg)?;
         let admin_listener = match &serve.admin_bind {
             Some(bind) => Some(
                 TcpListener::bind(bind)
@@ -287,7 +288,7 @@ impl Application {
                 crate::client_addr::ProxyHeader::parse(&serve.proxy_header)
                     .map_err(anyhow::Error::msg)?,
             );
-        let login_throttle = crate::web::throttle::LoginThrottle::load(&store, clock.now())
+        let login_throttle = crate::login_throttle::LoginThrottle::load(&store, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the device-cookie key: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);

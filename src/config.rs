@@ -1,5 +1,15 @@
 //! Settings, from command-line flags or environment variables (flags win), with defaults that work
-//! on a laptop with nothing installed.
+//! on a laptop with nothing installed, layered over an optional TOML file ([`apply_file`]) and
+//! checked by one [`validate`] that both `serve` and `config check` run.
+//!
+//! Adding a setting touches three places:
+//! 1. its field in [`CommonConfig`] or [`ServeConfig`]: the clap attribute is the flag, the
+//!    environment variable and the default (`ServeConfig::default()` is derived from it);
+//! 2. its line in the `file_settings!` table below, which makes it a key of the configuration
+//!    file ([`FileConfig`]), layers it (defaults < file < environment < flags) and prints it in
+//!    `config check`;
+//! 3. where it is used (e.g. `app::Lifetimes`), plus a line in [`validate`] if some values are
+//!    wrong.
 
 use std::path::PathBuf;
 
@@ -182,30 +192,64 @@ pub struct ServeConfig {
     pub allow_any_host: bool,
 }
 
+/// The built-in defaults: the clap attributes' `default_value`s, read without the environment
+/// (so a test's settings never depend on the shell that runs it).
 impl Default for ServeConfig {
     fn default() -> Self {
-        Self {
-            bind: "127.0.0.1:8080".into(),
-            code_ttl_secs: 60,
-            access_token_ttl_secs: 3600,
-            id_token_ttl_secs: 3600,
-            refresh_token_idle_ttl_secs: 14 * 24 * 3600,
-            refresh_token_absolute_ttl_secs: 90 * 24 * 3600,
-            session_ttl_secs: 24 * 3600,
-            shutdown_grace_secs: 20,
-            open_registration: false,
-            trusted_proxies: Vec::new(),
-            proxy_header: "x-forwarded-for".into(),
-            registration_scopes: crate::oauth::registration::DEFAULT_REGISTRATION_SCOPES.into(),
-            registration_grant_types: crate::oauth::registration::DEFAULT_REGISTRATION_GRANT_TYPES
-                .into(),
-            header_read_timeout_secs: 10,
-            request_timeout_secs: 30,
-            max_connections: 4096,
-            admin_bind: None,
-            allow_any_host: false,
+        use clap::{Args as _, FromArgMatches as _};
+        let command = Self::augment_args(clap::Command::new("defaults"))
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        command
+            .try_get_matches_from(["defaults"])
+            .and_then(|m| Self::from_arg_matches(&m))
+            // Only a broken attribute (a default that does not parse) can fail: a bug the unit
+            // test `serve_defaults_come_from_the_flags` catches.
+            .unwrap_or_else(|e| panic!("ServeConfig defaults: {e}"))
+    }
+}
+
+/// Checks every setting `serve` depends on, as `serve` and `config check` both do: the issuer,
+/// the lifetimes, the connection limits, the trusted proxies and the registration policy.
+///
+/// Errors: a message naming the first setting refused.
+pub fn validate(common: &CommonConfig, serve: &ServeConfig) -> Result<(), String> {
+    common.issuer_for(&serve.bind)?;
+    check_lifetimes(serve)?;
+    check_limits(serve)?;
+    crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)?;
+    crate::client_addr::ProxyHeader::parse(&serve.proxy_header)?;
+    crate::oauth::registration::RegistrationPolicy::parse(
+        &serve.registration_scopes,
+        &serve.registration_grant_types,
+    )?;
+    Ok(())
+}
+
+/// Checks the lifetimes: each must be a positive number of seconds.
+///
+/// Errors: a message naming the setting.
+pub fn check_lifetimes(serve: &ServeConfig) -> Result<(), String> {
+    for (name, value) in [
+        ("code_ttl_secs", serve.code_ttl_secs),
+        ("access_token_ttl_secs", serve.access_token_ttl_secs),
+        ("id_token_ttl_secs", serve.id_token_ttl_secs),
+        (
+            "refresh_token_idle_ttl_secs",
+            serve.refresh_token_idle_ttl_secs,
+        ),
+        (
+            "refresh_token_absolute_ttl_secs",
+            serve.refresh_token_absolute_ttl_secs,
+        ),
+        ("session_ttl_secs", serve.session_ttl_secs),
+    ] {
+        if value <= 0 {
+            return Err(format!(
+                "{name} must be a positive number of seconds (got {value})"
+            ));
         }
     }
+    Ok(())
 }
 
 /// Checks the connection limits: both timeouts and `max_connections` must be positive.
@@ -326,55 +370,119 @@ impl Issuer {
     }
 }
 
-/// The settings a configuration file may hold: the long flag names with underscores. Unknown
-/// keys are errors, so a typo cannot be silently ignored.
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// `--issuer`.
-    pub issuer: Option<String>,
-    /// `--bind`.
-    pub bind: Option<String>,
-    /// `--database-url`.
-    pub database_url: Option<String>,
-    /// `--keys-dir`.
-    pub keys_dir: Option<PathBuf>,
-    /// `--db-acquire-timeout-ms`.
-    pub db_acquire_timeout_ms: Option<u64>,
-    /// `--code-ttl-secs`.
-    pub code_ttl_secs: Option<i64>,
-    /// `--access-token-ttl-secs`.
-    pub access_token_ttl_secs: Option<i64>,
-    /// `--id-token-ttl-secs`.
-    pub id_token_ttl_secs: Option<i64>,
-    /// `--refresh-token-idle-ttl-secs`.
-    pub refresh_token_idle_ttl_secs: Option<i64>,
-    /// `--refresh-token-absolute-ttl-secs`.
-    pub refresh_token_absolute_ttl_secs: Option<i64>,
-    /// `--session-ttl-secs`.
-    pub session_ttl_secs: Option<i64>,
-    /// `--shutdown-grace-secs`.
-    pub shutdown_grace_secs: Option<u64>,
-    /// `--open-registration`.
-    pub open_registration: Option<bool>,
-    /// `--trusted-proxies`.
-    pub trusted_proxies: Option<Vec<String>>,
-    /// `--proxy-header`.
-    pub proxy_header: Option<String>,
-    /// `--registration-scopes`.
-    pub registration_scopes: Option<String>,
-    /// `--registration-grant-types`.
-    pub registration_grant_types: Option<String>,
-    /// `--header-read-timeout-secs`.
-    pub header_read_timeout_secs: Option<u64>,
-    /// `--request-timeout-secs`.
-    pub request_timeout_secs: Option<u64>,
-    /// `--max-connections`.
-    pub max_connections: Option<usize>,
-    /// `--admin-bind`.
-    pub admin_bind: Option<String>,
-    /// `--allow-any-host`.
-    pub allow_any_host: Option<bool>,
+/// How a setting's value is written in the configuration file: as itself, or (for an optional
+/// setting) as the value when present.
+pub trait FileValue {
+    /// The type of the value in the file.
+    type File;
+    /// The setting's value from the file's.
+    fn from_file(v: Self::File) -> Self;
+    /// The file's value from the setting's (`None`: not written).
+    fn to_file(&self) -> Option<Self::File>;
+}
+
+macro_rules! plain_file_values {
+    ($($t:ty),*) => {$(
+        impl FileValue for $t {
+            type File = $t;
+            fn from_file(v: $t) -> Self {
+                v
+            }
+            fn to_file(&self) -> Option<$t> {
+                Some(self.clone())
+            }
+        }
+    )*};
+}
+plain_file_values!(String, PathBuf, i64, u64, usize, bool, Vec<String>);
+
+impl FileValue for Option<String> {
+    type File = String;
+    fn from_file(v: String) -> Self {
+        Some(v)
+    }
+    fn to_file(&self) -> Option<String> {
+        self.clone()
+    }
+}
+
+/// The table of file settings: `section.name: type`, in the order `config check` prints them,
+/// where `section` is the struct holding the setting (`common` or `serve`) and `name` its
+/// field, which is also the file's key (the long flag with underscores).
+macro_rules! file_settings {
+    (@slot common, $common:ident, $serve:ident) => { Some(&mut *$common) };
+    (@slot serve, $common:ident, $serve:ident) => { $serve.as_deref_mut() };
+    (@read common, $common:ident, $serve:ident) => { $common };
+    (@read serve, $common:ident, $serve:ident) => { $serve };
+    ($($section:ident . $name:ident : $ty:ty),* $(,)?) => {
+        /// The settings a configuration file may hold: the long flag names with underscores.
+        /// Unknown keys are errors, so a typo cannot be silently ignored.
+        #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct FileConfig {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub $name: Option<<$ty as FileValue>::File>,
+            )*
+        }
+
+        impl FileConfig {
+            /// Sets each value the file holds on the setting it names, unless `given(name)`
+            /// says a flag or an environment variable set that setting. `serve` is `None` for
+            /// a command without serve settings.
+            fn layer_onto(
+                self,
+                common: &mut CommonConfig,
+                mut serve: Option<&mut ServeConfig>,
+                given: impl Fn(&str) -> bool,
+            ) {
+                $(
+                    if let (Some(slot), Some(v)) =
+                        (file_settings!(@slot $section, common, serve), self.$name)
+                        && !given(stringify!($name))
+                    {
+                        slot.$name = <$ty as FileValue>::from_file(v);
+                    }
+                )*
+            }
+
+            /// Every setting's current value.
+            fn of(common: &CommonConfig, serve: &ServeConfig) -> Self {
+                Self {
+                    $(
+                        $name: FileValue::to_file(
+                            &file_settings!(@read $section, common, serve).$name,
+                        ),
+                    )*
+                }
+            }
+        }
+    };
+}
+
+file_settings! {
+    common.issuer: Option<String>,
+    serve.bind: String,
+    common.database_url: String,
+    common.keys_dir: PathBuf,
+    common.db_acquire_timeout_ms: u64,
+    serve.code_ttl_secs: i64,
+    serve.access_token_ttl_secs: i64,
+    serve.id_token_ttl_secs: i64,
+    serve.refresh_token_idle_ttl_secs: i64,
+    serve.refresh_token_absolute_ttl_secs: i64,
+    serve.session_ttl_secs: i64,
+    serve.shutdown_grace_secs: u64,
+    serve.open_registration: bool,
+    serve.trusted_proxies: Vec<String>,
+    serve.proxy_header: String,
+    serve.registration_scopes: String,
+    serve.registration_grant_types: String,
+    serve.header_read_timeout_secs: u64,
+    serve.request_timeout_secs: u64,
+    serve.max_connections: usize,
+    serve.admin_bind: Option<String>,
+    serve.allow_any_host: bool,
 }
 
 impl FileConfig {
@@ -388,9 +496,120 @@ impl FileConfig {
     }
 }
 
+/// Fills every setting still at its built-in default from the `--config` file named in
+/// `common`: defaults < file < environment < flags. `matches` are the parsed command line, at
+/// every level of subcommand; `serve` is `None` for commands without serve settings.
+///
+/// Errors: an unreadable file, a TOML error (it names the key and the expected type), or an
+/// unknown key.
+pub fn apply_file(
+    matches: &clap::ArgMatches,
+    common: &mut CommonConfig,
+    serve: Option<&mut ServeConfig>,
+) -> Result<(), String> {
+    let Some(path) = common.config.clone() else {
+        return Ok(());
+    };
+    let file = FileConfig::load(&path)?;
+    // Every level of subcommand (`config check` is two).
+    let mut levels = vec![matches];
+    while let Some((_, m)) = levels.last().and_then(|m| m.subcommand()) {
+        levels.push(m);
+    }
+    // A value counts as given when a flag or an environment variable gave it, wherever clap
+    // recorded it (global flags may follow the subcommand).
+    let given = |id: &str| {
+        levels.iter().any(|m| {
+            // value_source panics for ids a (sub)command does not define: ask only where
+            // try_get_raw found the argument.
+            !matches!(
+                m.try_get_raw(id)
+                    .ok()
+                    .flatten()
+                    .and_then(|_| m.value_source(id)),
+                None | Some(clap::parser::ValueSource::DefaultValue)
+            )
+        })
+    };
+    file.layer_onto(common, serve, given);
+    Ok(())
+}
+
+/// The effective configuration, as TOML, with the database password replaced by `***`, the
+/// issuer as it will be used and the lists normalized.
+///
+/// Errors: the message of [`validate`].
+pub fn effective_config(common: &CommonConfig, serve: &ServeConfig) -> Result<String, String> {
+    validate(common, serve)?;
+    let issuer = common.issuer_for(&serve.bind)?;
+    let proxies = crate::client_addr::TrustedProxies::parse(&serve.trusted_proxies)?;
+    let policy = crate::oauth::registration::RegistrationPolicy::parse(
+        &serve.registration_scopes,
+        &serve.registration_grant_types,
+    )?;
+    let effective = FileConfig {
+        issuer: Some(issuer.as_str().to_owned()),
+        database_url: Some(redacted_url(&common.database_url)),
+        trusted_proxies: Some(proxies.entries()),
+        proxy_header: Some(
+            crate::client_addr::ProxyHeader::parse(&serve.proxy_header)?
+                .as_str()
+                .to_owned(),
+        ),
+        registration_scopes: Some(policy.scopes.join(" ")),
+        registration_grant_types: Some(policy.grant_types.join(" ")),
+        ..FileConfig::of(common, serve)
+    };
+    toml::to_string(&effective).map_err(|e| e.to_string())
+}
+
+/// `url` with its password replaced by `***`, for messages and `config check`.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serve_defaults_come_from_the_flags() {
+        let d = ServeConfig::default();
+        assert_eq!(d.bind, "127.0.0.1:8080");
+        assert_eq!(d.code_ttl_secs, 60);
+        assert_eq!(d.refresh_token_absolute_ttl_secs, 90 * 24 * 3600);
+        assert_eq!(d.max_connections, 4096);
+        assert!(d.trusted_proxies.is_empty() && d.admin_bind.is_none());
+        assert!(!d.open_registration && !d.allow_any_host);
+        assert_eq!(
+            d.registration_scopes,
+            crate::oauth::registration::DEFAULT_REGISTRATION_SCOPES
+        );
+    }
+
+    #[test]
+    fn validate_refuses_a_non_positive_lifetime() {
+        let common = CommonConfig {
+            config: None,
+            database_url: "sqlite::memory:".into(),
+            keys_dir: "certs".into(),
+            issuer: None,
+            db_acquire_timeout_ms: 3000,
+        };
+        let serve = ServeConfig {
+            id_token_ttl_secs: 0,
+            ..ServeConfig::default()
+        };
+        let e = validate(&common, &serve).expect_err("refused");
+        assert!(e.contains("id_token_ttl_secs"), "{e}");
+        assert_eq!(validate(&common, &ServeConfig::default()), Ok(()));
+    }
 
     #[test]
     fn issuer_drops_trailing_slash_and_keeps_path() {

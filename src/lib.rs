@@ -3,6 +3,9 @@
 //! # Layout
 //! - [`cli`]: the `sekimori` command line (serve, migrate, user, client, keys).
 //! - [`config`]: settings from flags and `SEKIMORI_*` environment variables.
+//! - [`accounts`]: the user-account service (add, import, update, passwd, disable, remove).
+//! - [`clients`]: the client-registration service for the CLI and RFC 7591/7592.
+//! - [`login_throttle`]: failure budgets per account, source and device cookie.
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`audit`]: the audit log, one structured event per security-relevant action.
 //! - [`client_addr`]: the client address behind trusted proxies (RFC 7239).
@@ -16,18 +19,21 @@
 //! - [`store`]: sqlx repositories over SQLite or PostgreSQL (users, clients, codes, tokens, sessions).
 //! - [`oauth`]: RFC 6749 endpoints: authorize, token, client authentication, PKCE, error enums.
 //! - [`oidc`]: OpenID Connect: discovery, ID tokens, access tokens, userinfo.
-//! - [`web`]: the HTML side: login page and its throttle (failure budgets in the database,
-//!   device cookies), CSRF tokens, browser session, page headers.
+//! - [`web`]: the HTML side: login page (and the device cookie it reads), CSRF tokens,
+//!   browser session, page headers.
 
+pub mod accounts;
 pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod client_addr;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod email;
 pub mod keys;
+pub mod login_throttle;
 pub mod oauth;
 pub mod oidc;
 pub mod password;

@@ -21,11 +21,11 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::audit::{Audit, Event};
-use crate::cli::ClientRegistration;
 use crate::client_addr::RequestOrigin;
-use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::clients::{ClientError, ClientRegistration, RedirectContext};
+use crate::crypto::{constant_time_eq, sha256_hex};
 use crate::keys::Alg;
-use crate::store::{Client, NewClient};
+use crate::store::Client;
 
 /// Default of `--registration-scopes`: the OpenID Connect scopes (OIDC Core §5.4, §11).
 pub const DEFAULT_REGISTRATION_SCOPES: &str = "openid profile email address phone offline_access";
@@ -80,7 +80,7 @@ impl RegistrationPolicy {
             out
         };
         let scopes = list(scopes);
-        if let Some(bad) = scopes.iter().find(|s| !crate::cli::is_scope_token(s)) {
+        if let Some(bad) = scopes.iter().find(|s| !crate::clients::is_scope_token(s)) {
             return Err(format!(
                 "registration scope {bad:?} is not a valid scope (RFC 6749 §3.3)"
             ));
@@ -151,6 +151,23 @@ impl From<crate::store::Error> for RegistrationError {
     }
 }
 
+/// RFC 7591 §3.2.2: a refused registration is `invalid_redirect_uri` or
+/// `invalid_client_metadata`, described by the service's own wording (which names the value
+/// refused, never internal text); a failure on our side is a 503 without detail.
+impl From<ClientError> for RegistrationError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Store(e) => Self::Store(e),
+            // The client vanished between the token check and the change (RFC 7592 §2).
+            ClientError::NotFound(_) => Self::InvalidToken,
+            // Logged where it happened (the random generator is the only other internal cause).
+            e if e.is_internal() => Self::Unavailable,
+            e if e.is_redirect_uri() => Self::InvalidRedirectUri(e.to_string()),
+            e => Self::InvalidClientMetadata(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for RegistrationError {
     fn into_response(self) -> Response {
         let (status, error, description) = match self {
@@ -194,43 +211,20 @@ impl IntoResponse for RegistrationError {
     }
 }
 
-fn bad_uri(d: impl Into<String>) -> RegistrationError {
-    RegistrationError::InvalidRedirectUri(d.into())
-}
-
 fn bad_meta(d: impl Into<String>) -> RegistrationError {
     RegistrationError::InvalidClientMetadata(d.into())
-}
-
-/// Whether `uri` may receive codes: https; http only on a loopback host (RFC 8252 §7.3); or a
-/// private-use scheme in reverse-domain form for native apps (RFC 8252 §7.1). Never a fragment.
-fn acceptable_redirect_uri(uri: &str) -> Result<(), String> {
-    let url = url::Url::parse(uri).map_err(|_| format!("{uri:?} is not an absolute URI"))?;
-    if url.fragment().is_some() {
-        return Err(format!("{uri:?} must not contain a fragment"));
-    }
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")) => Ok(()),
-        "http" => Err(format!(
-            "{uri:?}: plain http is only allowed for loopback addresses"
-        )),
-        s if s.contains('.') => Ok(()),
-        _ => Err(format!(
-            "{uri:?}: use https, a loopback http URI or a reverse-domain private-use scheme"
-        )),
-    }
 }
 
 /// Checks the metadata against the protocol and the operator's `policy` and turns it into a
 /// registration (RFC 7591 §2, §2.1).
 ///
 /// Errors: `invalid_client_metadata` for a scope or grant type outside the policy (RFC 7591
-/// §3.2.2), as for any other unacceptable value; `invalid_redirect_uri` for a bad URI.
+/// §3.2.2), as for any other unacceptable value; `invalid_redirect_uri` for a bad URI (the
+/// [`RedirectContext::Dynamic`] policy of [`crate::clients::check_redirect_uri`]).
 fn validate(
     meta: ClientMetadata,
     policy: &RegistrationPolicy,
-) -> Result<ClientRegistration, RegistrationError> {
+) -> Result<crate::clients::CheckedRegistration, RegistrationError> {
     let grant_types = meta
         .grant_types
         .unwrap_or_else(|| vec!["authorization_code".into()]);
@@ -281,16 +275,7 @@ fn validate(
         return Err(bad_meta("a public client cannot use client_credentials"));
     }
     if code_flow && meta.redirect_uris.is_empty() {
-        return Err(bad_uri(
-            "redirect_uris is required for the authorization code flow",
-        ));
-    }
-    for uri in meta
-        .redirect_uris
-        .iter()
-        .chain(&meta.post_logout_redirect_uris)
-    {
-        acceptable_redirect_uri(uri).map_err(bad_uri)?;
+        return Err(ClientError::RedirectUriMissing.into());
     }
     for (name, value) in [
         ("logo_uri", &meta.logo_uri),
@@ -317,7 +302,32 @@ fn validate(
         &meta.redirect_uris,
         public,
     );
-    registration.scope = match meta.scope {
+    registration.scope = registered_scope(meta.scope, &grant_types, policy)?;
+    registration.grant_types = grant_types;
+    registration.id_token_alg = id_token_alg;
+    registration.post_logout_redirect_uris = meta.post_logout_redirect_uris;
+    registration.logo_uri = meta.logo_uri;
+    registration.policy_uri = meta.policy_uri;
+    registration.tos_uri = meta.tos_uri;
+    // The rules `client add` applies too (redirect URIs under the dynamic policy, scope syntax,
+    // names, grant types); its warnings are for an operator, not for this client.
+    Ok(crate::clients::validate(
+        registration,
+        RedirectContext::Dynamic,
+    )?)
+}
+
+/// The scope a dynamic registration gets: the one asked for, if the policy allows all of it,
+/// else the OpenID defaults the policy allows; plus `offline_access` for a refresh-token client
+/// when the policy allows it.
+///
+/// Errors: `invalid_client_metadata` naming a scope outside the policy.
+fn registered_scope(
+    asked: Option<String>,
+    grant_types: &[String],
+    policy: &RegistrationPolicy,
+) -> Result<String, RegistrationError> {
+    let mut scope = match asked {
         Some(scope) => {
             // RFC 7591 §2: refused rather than dropped, so the client never believes it holds
             // a scope it will not be granted.
@@ -338,25 +348,14 @@ fn validate(
     };
     if grant_types.iter().any(|g| g == "refresh_token")
         && policy.allows_scope("offline_access")
-        && !registration
-            .scope
-            .split_whitespace()
-            .any(|s| s == "offline_access")
+        && !scope.split_whitespace().any(|s| s == "offline_access")
     {
-        if !registration.scope.is_empty() {
-            registration.scope.push(' ');
+        if !scope.is_empty() {
+            scope.push(' ');
         }
-        registration.scope.push_str("offline_access");
+        scope.push_str("offline_access");
     }
-    registration.grant_types = grant_types;
-    registration.id_token_alg = id_token_alg;
-    registration.post_logout_redirect_uris = meta.post_logout_redirect_uris;
-    registration.logo_uri = meta.logo_uri;
-    registration.policy_uri = meta.policy_uri;
-    registration.tos_uri = meta.tos_uri;
-    // The rules `client add` applies too (scope syntax, names, grant types).
-    crate::cli::validate_registration(&registration).map_err(|e| bad_meta(format!("{e:#}")))?;
-    Ok(registration)
+    Ok(scope)
 }
 
 /// The registration as RFC 7591 §3.2.1 / RFC 7592 §3 return it (never the secret's hash).
@@ -411,7 +410,7 @@ pub async fn register_post(
         return Err(RegistrationError::InvalidToken);
     }
     // Metadata first, so a typo in it does not cost the developer the single-use token.
-    let mut registration = validate(parse_metadata(&body)?, &state.registration_policy)?;
+    let checked = validate(parse_metadata(&body)?, &state.registration_policy)?;
     if !state.open_registration {
         let spent = match token {
             Some(t) => {
@@ -426,33 +425,27 @@ pub async fn register_post(
             return Err(RegistrationError::InvalidToken);
         }
     }
-    let registration_token = random_token(32).map_err(|_| bad_meta("rng failure"))?;
-    registration.registration_token_hash = Some(sha256_hex(&registration_token));
     // validate() already ran every client-side check; what can fail here is ours, and its
     // text (SQL, say) is not for the client.
-    let created = crate::cli::add_client(&state.store, &registration)
+    let created = crate::clients::register(&state.store, &state.clock, checked)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "dynamic registration failed");
-            RegistrationError::Unavailable
+        .inspect_err(|e| {
+            if matches!(e, ClientError::Random) {
+                tracing::error!(error = %e, "dynamic registration failed");
+            }
         })?;
-    let client_id = created["client_id"].as_str().unwrap_or_default();
-    let client = state
-        .store
-        .find_client(client_id)
-        .await?
-        .ok_or_else(|| bad_meta("registration failed"))?;
+    let client = created.client;
     let mut out = metadata_json(&state, &client);
-    out["registration_access_token"] = json!(registration_token);
-    if let Some(secret) = created.get("client_secret") {
-        out["client_secret"] = secret.clone();
+    out["registration_access_token"] = json!(created.registration_access_token);
+    if let Some(secret) = created.client_secret {
+        out["client_secret"] = json!(secret);
         out["client_secret_expires_at"] = json!(0);
     }
     Audit::new(Event::ClientRegistered)
-        .client(client_id)
+        .client(&client.client_id)
         .origin(&origin)
         .reason("dynamic_registration")
-        .detail(registration_detail(&client))
+        .detail(crate::clients::registration_detail(&client))
         .emit();
     Ok(json_response(StatusCode::CREATED, out))
 }
@@ -508,60 +501,24 @@ pub async fn register_put(
         return Err(bad_meta("client_id does not match the registration"));
     }
     // The same policy as at registration: an update cannot reach further (RFC 7592 §2.2).
-    let r = validate(meta, &state.registration_policy)?;
-    if r.public != client.is_public() {
+    let checked = validate(meta, &state.registration_policy)?;
+    if checked.registration().public != client.is_public() {
         return Err(bad_meta(
             "token_endpoint_auth_method cannot change between public and confidential",
         ));
     }
-    let scope: Vec<String> = r.scope.split_whitespace().map(str::to_owned).collect();
-    state
-        .store
-        .update_client(NewClient {
-            client_id: &client_id,
-            name: &r.name,
-            secret_hash: None,
-            redirect_uris: &r.redirect_uris,
-            scope: &scope,
-            grant_types: &r.grant_types,
-            id_token_alg: r.id_token_alg,
-            access_token_alg: r.access_token_alg,
-            post_logout_redirect_uris: &r.post_logout_redirect_uris,
-            first_party: false,
-            logo_uri: r.logo_uri.as_deref(),
-            policy_uri: r.policy_uri.as_deref(),
-            tos_uri: r.tos_uri.as_deref(),
-            registration_token_hash: None,
-            now: state.clock.now(),
-        })
-        .await?;
+    let client = crate::clients::replace(&state.store, &state.clock, &client_id, &checked).await?;
     state.forget_client(&client_id).await;
-    let client = state
-        .store
-        .find_client(&client_id)
-        .await?
-        .ok_or(RegistrationError::InvalidToken)?;
     Audit::new(Event::ClientRegistered)
         .client(&client_id)
         .origin(&origin)
         .reason("registration_updated")
-        .detail(registration_detail(&client))
+        .detail(crate::clients::registration_detail(&client))
         .emit();
     Ok(json_response(
         StatusCode::OK,
         metadata_json(&state, &client),
     ))
-}
-
-/// What an audit line says about a registration: what it may do (never its secret).
-pub fn registration_detail(c: &Client) -> String {
-    format!(
-        "scope {:?}; grant_types {:?}; redirect_uris {:?}; first_party {}",
-        c.scope.join(" "),
-        c.grant_types,
-        c.redirect_uris,
-        c.first_party
-    )
 }
 
 /// `DELETE /register/{client_id}` (RFC 7592 §2.3): removes the client and revokes its tokens.
@@ -571,17 +528,13 @@ pub async fn register_delete(
     Path(client_id): Path<String>,
 ) -> Result<Response, RegistrationError> {
     authorized_client(&state, &headers, &client_id).await?;
-    let now = state.clock.now();
-    state
-        .store
-        .revoke_grants_of(
-            None,
-            Some(&client_id),
-            now,
-            now + state.lifetimes.access_token_secs,
-        )
-        .await?;
-    state.store.delete_client(&client_id).await?;
+    crate::clients::remove(
+        &state.store,
+        &state.clock,
+        &client_id,
+        state.lifetimes.access_token_secs,
+    )
+    .await?;
     state.forget_client(&client_id).await;
     tracing::info!(client_id, "client deleted its registration");
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -21,9 +21,9 @@ use crate::app::AppState;
 use crate::audit::{Audit, Event, Origin};
 use crate::client_addr::RequestOrigin;
 use crate::crypto::{random_token, sha256_hex};
+use crate::login_throttle::{LoginOutcome, MAX_EMAIL_BYTES, attempt_login};
 use crate::oidc::id_token::{self, IdTokenInput};
 use crate::store::{Client, ConsumeCode, NewRefreshToken, RotateOutcome};
-use crate::web::throttle::{LoginOutcome, MAX_EMAIL_BYTES, attempt_login};
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 ///
@@ -513,7 +513,7 @@ fn grant_password<'a>(
             )));
         }
         // The login form's failure budgets, without a device cookie: per (account, source),
-        // per account and per source (web::throttle).
+        // per account and per source (login_throttle).
         let user = match attempt_login(state, username, password, origin, None, &client.client_id)
             .await?
         {

@@ -1,5 +1,5 @@
 //! Login failure counters (the `login_failures` table) and server-wide secrets
-//! (`server_secrets`): what makes the login throttle hold across nodes (`web::throttle`).
+//! (`server_secrets`): what makes the login throttle hold across nodes (`login_throttle`).
 
 use std::collections::HashMap;
 

@@ -13,13 +13,13 @@ use super::headers::{form_action_source, html};
 use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session::{self, Sso};
-use super::throttle::{
-    DEVICE_COOKIE_TTL_SECS, LoginOutcome, LoginThrottle, MAX_EMAIL_BYTES, account_key,
-    attempt_login,
-};
 use crate::app::AppState;
 use crate::audit::{Audit, Event};
 use crate::client_addr::RequestOrigin;
+use crate::login_throttle::{
+    DEVICE_COOKIE_TTL_SECS, LoginOutcome, LoginThrottle, MAX_EMAIL_BYTES, account_key,
+    attempt_login,
+};
 use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, continue_as};
 use crate::oauth::error::AuthorizeErrorCode;
 use crate::oauth::params::Params;
@@ -121,7 +121,7 @@ const LOGIN_FIELDS: &[&str] = &[
 ];
 
 /// `POST /login`: checks the CSRF token, the field sizes, the failure budgets
-/// ([`super::throttle`]) and the credentials, then finishes the waiting authorization request
+/// ([`crate::login_throttle`]) and the credentials, then finishes the waiting authorization request
 /// with a code redirect (303, so the browser follows with GET) and a device cookie.
 pub async fn login_post(
     State(state): State<AppState>,
@@ -180,7 +180,7 @@ pub async fn login_post(
         _ => return render(&state, lang, &req, form, Some(t.missing_fields)),
     };
     let account = account_key(email);
-    let device = state.login_throttle.device_from(&headers, &account);
+    let device = super::throttle::device_from(&state.login_throttle, &headers, &account);
     let outcome = attempt_login(
         &state,
         email,
