@@ -150,16 +150,19 @@ async fn a_relying_party_caching_the_jwks_never_meets_an_unknown_kid_during_rota
                 (new_kid.as_str(), new_kid.as_str()),
                 "step {step}: the new key signs on both nodes from {signs_from}"
             );
-            seen_new_at.get_or_insert(step);
+            // The clock's time, not the step: the test clock runs on with the wall clock, so
+            // under load more than one second may pass per step.
+            seen_new_at.get_or_insert(now);
         }
         app.clock.advance(1);
     }
-    // The switch came at the recorded time (one step of slack for the wall clock).
-    let switched = i64::from(seen_new_at.expect("the new key signed in the end"));
+    // The switch came at the recorded time: the first step that saw the new key ran in the
+    // second it starts signing or just after (wall-clock seconds tick on between steps; the
+    // per-step checks above already pin the switch to the recorded second).
+    let switched = seen_new_at.expect("the new key signed in the end");
     assert!(
-        (switched - (signs_from - start)).abs() <= 1,
-        "switched at step {switched}, expected {}",
-        signs_from - start
+        (0..=3).contains(&(switched - signs_from)),
+        "switched at {switched}, expected {signs_from} (rotation at {start})"
     );
 }
 
