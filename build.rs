@@ -1,4 +1,27 @@
-// A new migration must rebuild the binary that embeds it.
+// A new migration must rebuild the binary that embeds it; `--version` names the commit.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    // The commit of a git checkout, for `sekimori --version`; "unknown" in a source tarball or
+    // where git is missing.
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=SEKIMORI_GIT_COMMIT={commit}");
+    // A commit moves HEAD (detached) or the branch it names; not the index, so staging files
+    // does not rebuild the crate.
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+    }
+    if let Some(dir) = git(&["rev-parse", "--git-common-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/refs/heads");
+        println!("cargo:rerun-if-changed={dir}/packed-refs");
+    }
 }

@@ -14,9 +14,18 @@ use crate::crypto::{random_identifier, random_token, sha256_hex};
 use crate::keys::Alg;
 use crate::store::{NewClient, NewUser, Store};
 
+/// `sekimori --version`: the crate version and the git commit it was built from (`unknown`
+/// outside a git checkout; see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SEKIMORI_GIT_COMMIT"),
+    ")"
+);
+
 /// Sekimori (関守): an OpenID Connect provider.
 #[derive(Parser, Debug)]
-#[command(name = "sekimori", version, about, long_about = None)]
+#[command(name = "sekimori", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     common: CommonConfig,
@@ -30,7 +39,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         serve: ServeConfig,
-        /// Create a demo user and client on an empty database and print how to log in.
+        /// Serve the demo app under /demo/ (its own client), create a demo user and a client for
+        /// the curl walk-through, and print how to log in.
         #[arg(long)]
         demo: bool,
     },
@@ -1541,6 +1551,10 @@ async fn serve_command(
     serve: &ServeConfig,
     demo: bool,
 ) -> anyhow::Result<()> {
+    let serve = &ServeConfig {
+        demo,
+        ..serve.clone()
+    };
     let app = Application::build(common, serve, Clock::system()).await?;
     let addr = app.local_addr()?;
     let store = app.state().store.clone();
@@ -1630,7 +1644,7 @@ async fn seed_demo(store: &Store, issuer: &str) -> anyhow::Result<()> {
     };
     // On stdout, not the log stream: credentials must never end up in collected logs.
     println!(
-        "\n  Demo credentials (new on every --demo start):\n    user:          {EMAIL} / {password}\n    client_id:     {client_id}\n    client_secret: {secret}\n    redirect_uri:  {redirect}\n\n  Open in a browser:\n    {issuer}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2Flocalhost%3A9999%2Fcallback&scope=openid%20profile%20email&state=xyz&nonce=n-0S6\n"
+        "\n  Demo (new credentials on every --demo start):\n    user:      {EMAIL} / {password}\n\n  Open the demo app in a browser and sign in as that user:\n    {issuer}/demo/start\n\n  For the curl walk-through in the README (client \"{NAME}\", redirect_uri {redirect}):\n    export ISSUER={issuer} CLIENT_ID={client_id} CLIENT_SECRET={secret}\n"
     );
     Ok(())
 }

@@ -173,6 +173,12 @@ pub struct ServeConfig {
     /// the form's target belong to the issuer's host.
     #[arg(long, env = "SEKIMORI_ALLOW_ANY_HOST")]
     pub allow_any_host: bool,
+
+    /// Serve the built-in demo relying party under `/demo/` and register its client (set by
+    /// `serve --demo`; not a file or environment setting: a demo is never switched on by a
+    /// leftover configuration).
+    #[arg(skip)]
+    pub demo: bool,
 }
 
 impl Default for ServeConfig {
@@ -196,6 +202,7 @@ impl Default for ServeConfig {
             max_connections: 4096,
             admin_bind: None,
             allow_any_host: false,
+            demo: false,
         }
     }
 }
