@@ -13,7 +13,13 @@ fn main() {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
     };
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // A build without the .git folder (a container build context) can name it instead.
+    println!("cargo:rerun-if-env-changed=SEKIMORI_GIT_COMMIT");
+    let commit = std::env::var("SEKIMORI_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=SEKIMORI_GIT_COMMIT={commit}");
     // A commit moves HEAD (detached) or the branch it names; not the index, so staging files
     // does not rebuild the crate.

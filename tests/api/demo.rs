@@ -323,3 +323,123 @@ async fn demo_works_under_an_issuer_path() {
             .contains(USER_EMAIL)
     );
 }
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_demo_prints_the_demo_link_and_an_export_line_that_work() {
+    // Arrange: a free port, a fresh SQLite database and key folder.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+
+    // Act
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sekimori"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/s.db?mode=rwc", dir.path().display()),
+        )
+        .env("SEKIMORI_KEYS_DIR", dir.path().join("certs"))
+        .env_remove("SEKIMORI_ISSUER")
+        .env_remove("SEKIMORI_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start sekimori");
+    let mut child = Child(child);
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    let export = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no export line; printed: {printed:#?}"));
+        if line.trim_start().starts_with("export ") {
+            break line;
+        }
+        printed.push(line);
+    };
+
+    // Assert: the link to the demo, and an export line a shell can paste.
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.trim() == format!("{issuer}/demo/start")),
+        "{printed:#?}"
+    );
+    let vars: std::collections::HashMap<&str, &str> = export
+        .trim()
+        .trim_start_matches("export ")
+        .split(' ')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    assert_eq!(vars["ISSUER"], issuer);
+    assert!(!vars["CLIENT_ID"].is_empty() && !vars["CLIENT_SECRET"].is_empty());
+    // The printed credentials authenticate: a made-up code gets invalid_grant, not
+    // invalid_client.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let token = http
+        .post(format!("{issuer}/token"))
+        .basic_auth(vars["CLIENT_ID"], Some(vars["CLIENT_SECRET"]))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "not-a-code"),
+            ("redirect_uri", "http://localhost:9999/callback"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let body: serde_json::Value = token.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let start = http
+        .get(format!("{issuer}/demo/start"))
+        .send()
+        .await
+        .expect("demo start");
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    assert!(location(&start).starts_with(&format!("{issuer}/authorize?")));
+}
+
+#[test]
+fn version_names_the_commit() {
+    // Act
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sekimori"))
+        .arg("--version")
+        .output()
+        .expect("run sekimori --version");
+
+    // Assert: "sekimori 0.1.0 (commit abc123…)" or "(commit unknown)" outside git.
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(out.status.success());
+    assert!(
+        text.starts_with(&format!("sekimori {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with(')'), "{text}");
+}
