@@ -631,26 +631,29 @@ async fn sign_in(demo: &Demo, code: &str, pending: &Pending) -> Result<SignedIn,
         demo,
         &provider,
         &tokens,
-        &id_token,
+        (&id_token, true),
         Some(&pending.nonce),
         false,
     )
     .await
 }
 
-/// Verifies the tokens of a token response and calls userinfo.
+/// Verifies the tokens of a token response and calls userinfo. `id_token` is the ID token and
+/// whether it came in this response (else it is the previous one, and `at_hash` names another
+/// access token).
 async fn verified(
     demo: &Demo,
     provider: &rp::Provider,
     tokens: &rp::TokenResponse,
-    id_token: &str,
+    (id_token, issued_with_these): (&str, bool),
     nonce: Option<&str>,
     refreshed: bool,
 ) -> Result<SignedIn, rp::Error> {
     let jwks = demo.rp.jwks(provider).await?;
+    let access_token = issued_with_these.then_some(tokens.access_token.as_str());
     let id = demo
         .rp
-        .verify_id_token(provider, &jwks, id_token, nonce, &tokens.access_token)?;
+        .verify_id_token(provider, &jwks, id_token, nonce, access_token)?;
     let access_claims = demo
         .rp
         .verify_access_token(provider, &jwks, &tokens.access_token)?;
@@ -749,11 +752,13 @@ async fn refresh_post(
         let provider = demo.rp.discover().await?;
         let tokens = demo.rp.refresh(&provider, refresh_token).await?;
         // §12.2: an ID token may come back; its iss, sub and aud must be the original's.
-        let id_token = tokens
-            .id_token
-            .clone()
-            .unwrap_or_else(|| signed_in.id_token.clone());
-        let fresh = verified(demo, &provider, &tokens, &id_token, None, true).await?;
+        let fresh = match &tokens.id_token {
+            Some(new) => verified(demo, &provider, &tokens, (new, true), None, true).await?,
+            None => {
+                let old = &signed_in.id_token;
+                verified(demo, &provider, &tokens, (old, false), None, true).await?
+            }
+        };
         if fresh.id_claims.get("sub") != signed_in.id_claims.get("sub") {
             return Err(rp::Error::Invalid(
                 "the refreshed ID token names another sub (OIDC Core §12.2)".into(),

@@ -265,8 +265,8 @@ impl RelyingParty {
 
     /// Validates an ID token (OIDC Core §3.1.3.7): an algorithm discovery advertises, a JWKS
     /// key named by `kid`, the signature, `iss`, `aud` (our client_id), `exp`, the `nonce` we
-    /// sent (when given: a refreshed ID token has none, §12.2), and `at_hash` when present
-    /// (§3.1.3.8).
+    /// sent (when given: a refreshed ID token has none, §12.2), and `at_hash` when present and
+    /// the token came with `access_token` (§3.1.3.8).
     ///
     /// Errors: [`Error::Invalid`] naming the first check that failed.
     pub fn verify_id_token(
@@ -275,7 +275,7 @@ impl RelyingParty {
         jwks: &JwkSet,
         id_token: &str,
         nonce: Option<&str>,
-        access_token: &str,
+        access_token: Option<&str>,
     ) -> Result<VerifiedIdToken, Error> {
         let (alg, kid, claims) = verify_jwt(provider, jwks, id_token, "JWT", |v| {
             v.set_audience(&[&self.client_id]);
@@ -287,7 +287,8 @@ impl RelyingParty {
         {
             return Err(invalid("nonce is not the one this sign-in sent"));
         }
-        if let Some(at_hash) = claims.get("at_hash").and_then(Value::as_str)
+        if let (Some(at_hash), Some(access_token)) =
+            (claims.get("at_hash").and_then(Value::as_str), access_token)
             && Some(at_hash) != expected_at_hash(&alg, access_token).as_deref()
         {
             return Err(invalid("at_hash does not match the access token"));

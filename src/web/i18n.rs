@@ -276,6 +276,8 @@ pub struct DemoTexts {
     pub check_signature: &'static str,
     /// Check: `iss`, `aud`, `exp` and `nonce` are as expected.
     pub check_claims: &'static str,
+    /// Check, after a refresh: `iss`, `sub`, `aud`, `exp` (no `nonce`, OIDC Core §12.2).
+    pub check_claims_refreshed: &'static str,
     /// Check: userinfo's `sub` is the ID token's.
     pub check_userinfo: &'static str,
     /// Shown after a refresh-token grant.
@@ -315,6 +317,7 @@ static DEMO_EN: DemoTexts = DemoTexts {
     check_exchange: "Exchanged the code at the token endpoint (client_secret_basic, PKCE S256).",
     check_signature: "Verified the ID token's signature with the key the JWKS publishes:",
     check_claims: "The ID token's iss, aud, exp and nonce are the expected ones.",
+    check_claims_refreshed: "The refreshed ID token's iss, aud and exp are the expected ones, and its sub is the first one's (a refresh carries no nonce).",
     check_userinfo: "Userinfo's sub is the ID token's sub.",
     refreshed: "Tokens refreshed with the refresh_token grant.",
     no_refresh_token: "No refresh token: offline_access was not granted.",
@@ -342,6 +345,7 @@ static DEMO_JA: DemoTexts = DemoTexts {
     check_exchange: "トークンエンドポイントでコードを交換しました（client_secret_basic、PKCE S256）。",
     check_signature: "JWKS が公開する鍵で ID トークンの署名を検証しました:",
     check_claims: "ID トークンの iss、aud、exp、nonce は期待どおりです。",
+    check_claims_refreshed: "更新後の ID トークンの iss、aud、exp は期待どおりで、sub は最初のものと一致します（更新時は nonce がありません）。",
     check_userinfo: "UserInfo の sub は ID トークンの sub と一致します。",
     refreshed: "refresh_token グラントでトークンを更新しました。",
     no_refresh_token: "リフレッシュトークンはありません（offline_access が許可されていません）。",
