@@ -21,13 +21,22 @@ fn main() {
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=SEKIMORI_GIT_COMMIT={commit}");
-    // A commit moves HEAD (detached) or the branch it names; not the index, so staging files
-    // does not rebuild the crate.
+    // A commit moves HEAD (detached) or the branch HEAD names; watch only those, so staging
+    // files or committing on another branch does not rebuild the crate.
+    // A path that does not exist would make cargo rerun this script, and rebuild, every time.
+    let watch = |path: String| {
+        if std::path::Path::new(&path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    };
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
+        watch(format!("{dir}/HEAD"));
     }
-    if let Some(dir) = git(&["rev-parse", "--git-common-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/refs/heads");
-        println!("cargo:rerun-if-changed={dir}/packed-refs");
+    if let (Some(common), Some(branch)) = (
+        git(&["rev-parse", "--git-common-dir"]),
+        git(&["symbolic-ref", "-q", "HEAD"]),
+    ) {
+        watch(format!("{common}/{branch}"));
+        watch(format!("{common}/packed-refs"));
     }
 }
