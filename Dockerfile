@@ -16,6 +16,10 @@ COPY src src
 COPY templates templates
 COPY static static
 COPY migrations migrations
+# `sekimori --version` names the commit; the build context has no .git folder:
+#   docker build --build-arg SEKIMORI_GIT_COMMIT=$(git rev-parse --short=12 HEAD) -t sekimori .
+ARG SEKIMORI_GIT_COMMIT=unknown
+ENV SEKIMORI_GIT_COMMIT=$SEKIMORI_GIT_COMMIT
 RUN cargo build --release --locked && strip target/release/sekimori
 
 FROM debian:bookworm-slim

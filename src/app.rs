@@ -91,6 +91,8 @@ pub struct Inner {
     pub admin_addr: Option<SocketAddr>,
     /// Serve the browser pages under any `Host` (`--allow-any-host`).
     pub allow_any_host: bool,
+    /// The built-in demo relying party (`serve --demo`), when it is served.
+    pub demo: Option<crate::demo::Demo>,
 }
 
 /// The signing keys and the discovery document that advertises their algorithms.
@@ -294,6 +296,15 @@ impl Application {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let passwords = PasswordChecker::new(cores);
         let discovery = crate::oidc::discovery::Document::new(&issuer, &keys);
+        let demo = if serve.demo {
+            Some(
+                crate::demo::Demo::prepare(&store, &issuer, clock.now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot set up the demo: {e}"))?,
+            )
+        } else {
+            None
+        };
         let state = AppState(Arc::new(Inner {
             issuer,
             store,
@@ -313,6 +324,7 @@ impl Application {
             clients: client_cache(),
             admin_addr,
             allow_any_host: serve.allow_any_host,
+            demo,
         }));
         for warning in crate::config::startup_warnings(common, serve) {
             tracing::warn!("{warning}");
@@ -420,6 +432,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oidc::router())
         .merge(crate::oauth::router())
         .merge(crate::web::router(&state))
+        .merge(crate::demo::router(&state))
         // Every body we accept is a small form; larger ones are hostile.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(explain_too_large))

@@ -20,9 +20,18 @@ use crate::store::Store;
 pub use crate::clients::ClientRegistration;
 pub use crate::config::redacted_url;
 
+/// `sekimori --version`: the crate version and the git commit it was built from (`unknown`
+/// outside a git checkout; see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SEKIMORI_GIT_COMMIT"),
+    ")"
+);
+
 /// Sekimori (関守): an OpenID Connect provider.
 #[derive(Parser, Debug)]
-#[command(name = "sekimori", version, about, long_about = None)]
+#[command(name = "sekimori", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     common: CommonConfig,
@@ -36,7 +45,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         serve: ServeConfig,
-        /// Create a demo user and client on an empty database and print how to log in.
+        /// Serve the demo app under /demo/ (its own client), create a demo user and a client for
+        /// the curl walk-through, and print how to log in.
         #[arg(long)]
         demo: bool,
     },

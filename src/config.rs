@@ -190,6 +190,12 @@ pub struct ServeConfig {
     /// the form's target belong to the issuer's host.
     #[arg(long, env = "SEKIMORI_ALLOW_ANY_HOST")]
     pub allow_any_host: bool,
+
+    /// Serve the built-in demo relying party under `/demo/` and register its client (set by
+    /// `serve --demo`; not a file or environment setting: a demo is never switched on by a
+    /// leftover configuration).
+    #[arg(skip)]
+    pub demo: bool,
 }
 
 /// The built-in defaults: the clap attributes' `default_value`s, read without the environment

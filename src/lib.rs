@@ -19,6 +19,8 @@
 //! - [`store`]: sqlx repositories over SQLite or PostgreSQL (users, clients, codes, tokens, sessions).
 //! - [`oauth`]: RFC 6749 endpoints: authorize, token, client authentication, PKCE, error enums.
 //! - [`oidc`]: OpenID Connect: discovery, ID tokens, access tokens, userinfo.
+//! - [`demo`]: the built-in demo relying party (`serve --demo`, under `/demo/`), a client of our
+//!   own public endpoints over HTTP.
 //! - [`web`]: the HTML side: login page (and the device cookie it reads), CSRF tokens,
 //!   browser session, page headers.
 
@@ -31,6 +33,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod email;
 pub mod keys;
 pub mod login_throttle;

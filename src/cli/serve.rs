@@ -17,6 +17,11 @@ pub(super) async fn serve(
     demo: bool,
 ) -> anyhow::Result<()> {
     let clock = Clock::system();
+    // `--demo` also serves the demo relying party under /demo/ (never from a file or the env).
+    let serve = &ServeConfig {
+        demo,
+        ..serve.clone()
+    };
     let app = Application::build(common, serve, clock.clone()).await?;
     let addr = app.local_addr()?;
     let store = app.state().store.clone();
@@ -101,7 +106,7 @@ async fn seed_demo(store: &Store, clock: &Clock, issuer: &str) -> anyhow::Result
     };
     // On stdout, not the log stream: credentials must never end up in collected logs.
     println!(
-        "\n  Demo credentials (new on every --demo start):\n    user:          {EMAIL} / {password}\n    client_id:     {client_id}\n    client_secret: {secret}\n    redirect_uri:  {redirect}\n\n  Open in a browser:\n    {issuer}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2Flocalhost%3A9999%2Fcallback&scope=openid%20profile%20email&state=xyz&nonce=n-0S6\n"
+        "\n  Demo (new credentials on every --demo start):\n    user:      {EMAIL} / {password}\n\n  Open the demo app in a browser and sign in as that user:\n    {issuer}/demo/start\n\n  For the curl walk-through in the README (client \"{NAME}\", redirect_uri {redirect}):\n    export ISSUER={issuer} CLIENT_ID={client_id} CLIENT_SECRET={secret}\n"
     );
     Ok(())
 }

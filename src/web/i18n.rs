@@ -111,6 +111,14 @@ impl Lang {
             Self::Ja => &JA,
         }
     }
+
+    /// The demo relying party's texts (`serve --demo`) in this language.
+    pub fn demo_texts(self) -> &'static DemoTexts {
+        match self {
+            Self::En => &DEMO_EN,
+            Self::Ja => &DEMO_JA,
+        }
+    }
 }
 
 /// Every string a page shows.
@@ -132,6 +140,9 @@ pub struct Texts {
     pub submit: &'static str,
     /// One message for unknown email or wrong password.
     pub bad_credentials: &'static str,
+    /// The password was right but the account is disabled (said only after the password
+    /// checked out, so it tells a guesser nothing).
+    pub account_disabled: &'static str,
     /// Both fields are required.
     pub missing_fields: &'static str,
     /// The email is longer than an address can be (RFC 5321 §4.5.3.1.3).
@@ -183,6 +194,7 @@ static EN: Texts = Texts {
     password_label: "Password",
     submit: "Sign in",
     bad_credentials: "The email or password is incorrect.",
+    account_disabled: "This account is disabled. Ask the administrator of this sign-in service to enable it again.",
     missing_fields: "Enter your email and password.",
     email_too_long: "That email address is too long: an email address has at most 254 bytes (about 254 letters in English, fewer in other scripts).",
     field_too_long: "What you entered is too long. Check it and try again.",
@@ -214,6 +226,7 @@ static JA: Texts = Texts {
     password_label: "パスワード",
     submit: "ログイン",
     bad_credentials: "メールアドレスまたはパスワードが正しくありません。",
+    account_disabled: "このアカウントは無効になっています。再度有効にするよう、このログインサービスの管理者に依頼してください。",
     missing_fields: "メールアドレスとパスワードを入力してください。",
     email_too_long: "メールアドレスが長すぎます。メールアドレスは 254 バイト以内です（日本語の文字は 1 文字 3 バイト）。",
     field_too_long: "入力が長すぎます。確認してもう一度お試しください。",
@@ -234,6 +247,117 @@ static JA: Texts = Texts {
     still_signed_in: "ログインしたままです。",
     privacy_policy: "プライバシーポリシー",
     terms: "利用規約",
+};
+
+/// Every string the demo relying party's pages show (`serve --demo`, [`crate::demo`]).
+#[derive(Debug)]
+pub struct DemoTexts {
+    /// Page title and heading.
+    pub title: &'static str,
+    /// What the demo is, on the start page.
+    pub intro: &'static str,
+    /// The start button.
+    pub start: &'static str,
+    /// Before the signed-in user's email on the result page.
+    pub signed_in_as: &'static str,
+    /// Heading of the decoded ID token.
+    pub id_token: &'static str,
+    /// Heading of the decoded access token.
+    pub access_token: &'static str,
+    /// Heading of the userinfo response.
+    pub userinfo: &'static str,
+    /// Heading of the token response's other members.
+    pub token_response: &'static str,
+    /// Heading of the list of checks the demo made.
+    pub checks: &'static str,
+    /// Check: the code was exchanged at the token endpoint.
+    pub check_exchange: &'static str,
+    /// Check: the ID token's signature was verified against the JWKS.
+    pub check_signature: &'static str,
+    /// Check: `iss`, `aud`, `exp` and `nonce` are as expected.
+    pub check_claims: &'static str,
+    /// Check, after a refresh: `iss`, `sub`, `aud`, `exp` (no `nonce`, OIDC Core §12.2).
+    pub check_claims_refreshed: &'static str,
+    /// Check: userinfo's `sub` is the ID token's.
+    pub check_userinfo: &'static str,
+    /// Shown after a refresh-token grant.
+    pub refreshed: &'static str,
+    /// There is no refresh token (offline_access not granted).
+    pub no_refresh_token: &'static str,
+    /// The refresh button.
+    pub refresh: &'static str,
+    /// The log-out button.
+    pub logout: &'static str,
+    /// The "sign in again with prompt=login" button.
+    pub prompt_login: &'static str,
+    /// Heading of the demo's error page.
+    pub error_title: &'static str,
+    /// The start-again link under an error.
+    pub start_again: &'static str,
+    /// The sign-in response matches no sign-in this browser started.
+    pub state_mismatch: &'static str,
+    /// Before the error the provider sent back (e.g. `access_denied`).
+    pub provider_said: &'static str,
+    /// Before what went wrong talking to the provider's endpoints.
+    pub failed: &'static str,
+    /// The demo's session is gone (expired, or never started) when a button was used.
+    pub session_expired: &'static str,
+}
+
+static DEMO_EN: DemoTexts = DemoTexts {
+    title: "Demo app",
+    intro: "A small relying party built into Sekimori (served only with serve --demo). It signs you in as any application would: the authorization code flow with PKCE, then the code exchanged at the token endpoint, the ID token verified against the JWKS, and userinfo called, all over HTTP. Then it shows what it received.",
+    start: "Sign in with Sekimori",
+    signed_in_as: "Signed in as",
+    id_token: "ID token claims",
+    access_token: "Access token claims",
+    userinfo: "Userinfo",
+    token_response: "Token response",
+    checks: "What the demo checked",
+    check_exchange: "Exchanged the code at the token endpoint (client_secret_basic, PKCE S256).",
+    check_signature: "Verified the ID token's signature with the key the JWKS publishes:",
+    check_claims: "The ID token's iss, aud, exp and nonce are the expected ones.",
+    check_claims_refreshed: "The refreshed ID token's iss, aud and exp are the expected ones, and its sub is the first one's (a refresh carries no nonce).",
+    check_userinfo: "Userinfo's sub is the ID token's sub.",
+    refreshed: "Tokens refreshed with the refresh_token grant.",
+    no_refresh_token: "No refresh token: offline_access was not granted.",
+    refresh: "Refresh tokens",
+    logout: "Log out",
+    prompt_login: "Sign in again (prompt=login)",
+    error_title: "The demo sign-in did not finish",
+    start_again: "Start again",
+    state_mismatch: "This sign-in response does not match a sign-in this browser started (its state is unknown or expired).",
+    provider_said: "The provider answered:",
+    failed: "Talking to the provider failed:",
+    session_expired: "The demo's session has expired. Sign in again.",
+};
+
+static DEMO_JA: DemoTexts = DemoTexts {
+    title: "デモアプリ",
+    intro: "関守に組み込まれた小さなリライングパーティーです（serve --demo のときだけ提供されます）。一般のアプリケーションと同じ方法でログインします。PKCE 付き認可コードフローのあと、トークンエンドポイントでコードを交換し、JWKS で ID トークンを検証し、UserInfo を呼び出します（すべて HTTP 経由）。そして受け取った内容を表示します。",
+    start: "関守でログイン",
+    signed_in_as: "ログイン中のアカウント:",
+    id_token: "ID トークンのクレーム",
+    access_token: "アクセストークンのクレーム",
+    userinfo: "UserInfo",
+    token_response: "トークンレスポンス",
+    checks: "デモが確認したこと",
+    check_exchange: "トークンエンドポイントでコードを交換しました（client_secret_basic、PKCE S256）。",
+    check_signature: "JWKS が公開する鍵で ID トークンの署名を検証しました:",
+    check_claims: "ID トークンの iss、aud、exp、nonce は期待どおりです。",
+    check_claims_refreshed: "更新後の ID トークンの iss、aud、exp は期待どおりで、sub は最初のものと一致します（更新時は nonce がありません）。",
+    check_userinfo: "UserInfo の sub は ID トークンの sub と一致します。",
+    refreshed: "refresh_token グラントでトークンを更新しました。",
+    no_refresh_token: "リフレッシュトークンはありません（offline_access が許可されていません）。",
+    refresh: "トークンを更新",
+    logout: "ログアウト",
+    prompt_login: "もう一度ログイン (prompt=login)",
+    error_title: "デモのログインは完了しませんでした",
+    start_again: "最初からやり直す",
+    state_mismatch: "このログイン応答は、このブラウザーで開始したログインと一致しません（state が不明か期限切れです）。",
+    provider_said: "プロバイダーの応答:",
+    failed: "プロバイダーとの通信に失敗しました:",
+    session_expired: "デモのセッションの有効期限が切れました。もう一度ログインしてください。",
 };
 
 #[cfg(test)]

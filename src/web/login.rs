@@ -1,5 +1,6 @@
 //! The login page (OIDC Core §3.1.2.3: "the Authorization Server MUST attempt to authenticate
-//! the End-User"). Email + password, one generic message for any failure, CSRF-protected.
+//! the End-User"). Email + password, one generic message for an unknown email or a wrong password
+//! (a disabled account is named only once its password checked out), CSRF-protected.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -192,6 +193,11 @@ pub async fn login_post(
     .await;
     let user = match outcome {
         Ok(LoginOutcome::Success(user)) => user,
+        // The password was right (a disabled account is reported only after it checked out):
+        // saying so tells a guesser nothing and the owner what to do.
+        Ok(LoginOutcome::Failed(crate::password::CredentialFailure::Disabled)) => {
+            return render(&state, lang, &req, form, Some(t.account_disabled));
+        }
         // One message whatever the reason: which accounts exist is not revealed.
         Ok(LoginOutcome::Failed(_)) => {
             return render(&state, lang, &req, form, Some(t.bad_credentials));

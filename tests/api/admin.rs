@@ -74,7 +74,8 @@ async fn disabling_a_user_revokes_tokens_and_sessions_and_enabling_restores_logi
         )
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    // The browser session no longer counts, and the password no longer works.
+    // The browser session no longer counts, and the password no longer works (the right
+    // password is told the account is disabled: issue 19).
     let page = app.get_authorize(&c, &[]).await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.expect("html");
@@ -84,7 +85,7 @@ async fn disabling_a_user_revokes_tokens_and_sessions_and_enabling_restores_logi
         res.text()
             .await
             .expect("html")
-            .contains("The email or password is incorrect.")
+            .contains("This account is disabled.")
     );
     let list = cli(&app, &["user", "list", "--json"], None);
     let line: Value =

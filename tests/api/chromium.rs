@@ -325,3 +325,168 @@ async fn a_person_logs_in_consents_and_logs_out_in_real_chromium() {
     browser.close().await.expect("close browser");
     drop(driver);
 }
+
+/// A headless Chromium session on `driver`, `width` × `height` pixels, profile in `profile`.
+async fn open_browser(
+    driver: &Driver,
+    profile: &std::path::Path,
+    width: u32,
+    height: u32,
+) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--window-size={width},{height}"),
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("connect to chromedriver")
+}
+
+/// Issue 19: the person opens the demo app (`serve --demo`), signs in, allows, and lands on the
+/// page that shows their verified tokens and claims; then logs out back to the demo. A
+/// screenshot of the result page, in English and Japanese, lands in `target/screenshots/`
+/// (`demo-en.png`, `demo-ja.png`; copies in docs/screenshots/).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_to_the_demo_app_in_real_chromium() {
+    let Some(driver_path) = find_driver() else {
+        assert!(
+            std::env::var("SEKIMORI_REQUIRE_BROWSER").ok().as_deref() != Some("1"),
+            "chromedriver is required here but missing"
+        );
+        eprintln!(
+            "\n*** SKIPPED: chromium/chromedriver not installed (apt-get install chromium chromium-driver) ***\n"
+        );
+        return;
+    };
+    let driver = start_driver(&driver_path).await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = open_browser(&driver, profile.path(), 1280, 1100).await;
+    let shots = screenshot_dir();
+
+    for lang in ["en", "ja"] {
+        // Arrange: a provider serving the demo (a fresh one per language: a new consent).
+        let app = crate::helpers::spawn(crate::helpers::Spawn {
+            serve: Some(sekimori::config::ServeConfig {
+                demo: true,
+                ..sekimori::config::ServeConfig::default()
+            }),
+            ..crate::helpers::Spawn::default()
+        })
+        .await;
+
+        // Act: the demo's start page, its button, our login page, consent.
+        browser
+            .goto(&app.url(&format!("/demo/?ui_locales={lang}")))
+            .await
+            .expect("goto");
+        browser
+            .wait()
+            .for_element(Locator::Id("demo-start"))
+            .await
+            .expect("demo start page")
+            .click()
+            .await
+            .expect("click start");
+        browser
+            .wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login page")
+            .send_keys(USER_EMAIL)
+            .await
+            .expect("type email");
+        browser
+            .find(Locator::Id("password"))
+            .await
+            .expect("password field")
+            .send_keys(USER_PASSWORD)
+            .await
+            .expect("type password");
+        browser
+            .find(Locator::Id("sign-in"))
+            .await
+            .expect("submit")
+            .click()
+            .await
+            .expect("click");
+        browser
+            .wait()
+            .for_element(Locator::Id("allow"))
+            .await
+            .expect("consent page")
+            .click()
+            .await
+            .expect("allow");
+
+        // Assert: the result page, in the person's language, with the verified claims.
+        let userinfo = browser
+            .wait()
+            .for_element(Locator::Id("demo-userinfo"))
+            .await
+            .expect("demo result page");
+        assert!(userinfo.text().await.expect("text").contains(USER_EMAIL));
+        let id_token = browser
+            .find(Locator::Id("demo-id-token"))
+            .await
+            .expect("id token")
+            .text()
+            .await
+            .expect("text");
+        assert!(id_token.contains(&app.user_sub), "{id_token}");
+        let html_lang = browser
+            .find(Locator::Css("html"))
+            .await
+            .expect("html")
+            .attr("lang")
+            .await
+            .expect("attr");
+        assert_eq!(html_lang.as_deref(), Some(lang));
+        std::fs::write(
+            shots.join(format!("demo-{lang}.png")),
+            browser.screenshot().await.expect("shot"),
+        )
+        .expect("save");
+
+        // Refresh, then log out: back on the demo's start page.
+        browser
+            .find(Locator::Id("demo-refresh"))
+            .await
+            .expect("refresh button")
+            .click()
+            .await
+            .expect("click");
+        browser
+            .wait()
+            .for_element(Locator::Id("demo-refreshed"))
+            .await
+            .expect("refreshed notice");
+        browser
+            .find(Locator::Id("demo-logout"))
+            .await
+            .expect("logout button")
+            .click()
+            .await
+            .expect("click");
+        browser
+            .wait()
+            .for_element(Locator::Id("demo-start"))
+            .await
+            .expect("back on the demo's start page");
+        let url = browser.current_url().await.expect("url");
+        assert_eq!(url.as_str(), app.url("/demo/"));
+    }
+    browser.close().await.expect("close browser");
+    drop(driver);
+}
