@@ -592,10 +592,10 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             let now = Clock::system().now();
             // The stamp moves on: every browser session and access token of the user stops
             // counting on every node; the refresh tokens are revoked in the database too.
-            store.set_user_disabled(&user.sub, true, now).await?;
             let n = store
-                .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
-                .await?;
+                .disable_user_and_revoke(&user.sub, now, now + TOKEN_HORIZON_SECS)
+                .await?
+                .unwrap_or_default();
             Audit::new(Event::AccountDisabled)
                 .account(&user.email)
                 .sub(&user.sub)
@@ -630,10 +630,10 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             let now = Clock::system().now();
             // Ends every session and token of the user (the stamp moves on) and revokes the
             // refresh tokens in the database (issue 11 §2, RFC 9700 §4.14.2).
-            store.change_user_password(&user.sub, &hash, now).await?;
             let n = store
-                .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
-                .await?;
+                .change_user_password_and_revoke(&user.sub, &hash, now, now + TOKEN_HORIZON_SECS)
+                .await?
+                .unwrap_or_default();
             Audit::new(Event::PasswordChanged)
                 .account(&user.email)
                 .sub(&user.sub)
@@ -705,9 +705,9 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             let user = find_user(&store, &email).await?;
             let now = Clock::system().now();
             let n = store
-                .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
-                .await?;
-            store.delete_user(&user.sub).await?;
+                .delete_user_and_revoke(&user.sub, now, now + TOKEN_HORIZON_SECS)
+                .await?
+                .unwrap_or_default();
             eprintln!("{email} removed; {n} grant(s) revoked");
             Ok(())
         }
@@ -802,9 +802,9 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             find_client(&store, &client_id).await?;
             let now = Clock::system().now();
             let n = store
-                .revoke_grants_of(None, Some(&client_id), now, now + TOKEN_HORIZON_SECS)
-                .await?;
-            store.delete_client(&client_id).await?;
+                .delete_client_and_revoke(&client_id, now, now + TOKEN_HORIZON_SECS)
+                .await?
+                .unwrap_or_default();
             eprintln!(
                 "client {client_id} removed; {n} grant(s) revoked (running nodes forget it within {} s)",
                 crate::app::CLIENT_CACHE_SECS

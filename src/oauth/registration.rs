@@ -503,14 +503,8 @@ pub async fn register_delete(
     let now = state.clock.now();
     state
         .store
-        .revoke_grants_of(
-            None,
-            Some(&client_id),
-            now,
-            now + state.lifetimes.access_token_secs,
-        )
+        .delete_client_and_revoke(&client_id, now, now + state.lifetimes.access_token_secs)
         .await?;
-    state.store.delete_client(&client_id).await?;
     state.forget_client(&client_id).await;
     tracing::info!(client_id, "client deleted its registration");
     Ok(StatusCode::NO_CONTENT.into_response())
