@@ -184,15 +184,13 @@ impl Store {
 
     /// The client with this client_id, if registered.
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>> {
-        Ok(
-            sqlx::query_as::<_, ClientRow>(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"
-            ))
-                .bind(client_id)
-                .fetch_optional(self.pool())
-                .await?
-                .map(Client::from),
-        )
+        Ok(sqlx::query_as::<_, ClientRow>(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(Client::from))
     }
 
     /// Replaces a confidential client's secret hash.
@@ -274,15 +272,13 @@ impl Store {
 
     /// Every client, oldest first.
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
-        Ok(
-            sqlx::query_as::<_, ClientRow>(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"
-            ))
-                .fetch_all(self.pool())
-                .await?
-                .into_iter()
-                .map(Client::from)
-                .collect(),
-        )
+        Ok(sqlx::query_as::<_, ClientRow>(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(Client::from)
+        .collect())
     }
 }

@@ -123,8 +123,14 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        revoke_grants_in(&mut tx, Some(sub), Some(client_id), now, access_tokens_expire_by)
-            .await?;
+        revoke_grants_in(
+            &mut tx,
+            Some(sub),
+            Some(client_id),
+            now,
+            access_tokens_expire_by,
+        )
+        .await?;
         tx.commit().await?;
         Ok(deleted > 0)
     }

@@ -243,15 +243,13 @@ impl Store {
     /// [`User::is_current`]): one indexed read, the check behind browser sessions, codes and
     /// refresh tokens.
     pub async fn current_user(&self, sub: &str, security_stamp: i64) -> Result<Option<User>> {
-        Ok(
-            sqlx::query_as::<_, User>(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE sub = $1 AND {CURRENT}"
-            ))
-                .bind(sub)
-                .bind(security_stamp)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE sub = $1 AND {CURRENT}"
+        ))
+        .bind(sub)
+        .bind(security_stamp)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// The user with this subject identifier, if any.
@@ -275,10 +273,11 @@ impl Store {
         // Read and write in one transaction: two updates at once cannot undo each other's
         // fields.
         let mut tx = self.begin_write().await?;
-        let user = sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
-            .bind(sub)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let user =
+            sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
+                .bind(sub)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(user) = user else {
             return Ok(false);
         };
@@ -370,13 +369,11 @@ impl Store {
 
     /// Every user, oldest first.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        Ok(
-            sqlx::query_as::<_, User>(&format!(
-                "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email"
-            ))
-                .fetch_all(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email"
+        ))
+        .fetch_all(self.pool())
+        .await?)
     }
 }
 
