@@ -621,7 +621,7 @@ mod tests {
         (status, headers, json)
     }
 
-    fn header<'a>(h: &'a axum::http::HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    fn header(h: &axum::http::HeaderMap, name: header::HeaderName) -> Option<&str> {
         h.get(name).and_then(|v| v.to_str().ok())
     }
 
