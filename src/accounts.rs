@@ -358,10 +358,11 @@ pub async fn list(store: &Store) -> Result<Listing, AccountError> {
 pub async fn disable(store: &Store, clock: &Clock, email: &str) -> Result<usize, AccountError> {
     let user = find(store, email).await?;
     let now = clock.now();
-    store.set_user_disabled(&user.sub, true, now).await?;
+    // One transaction: the stamp moves on and the grants are revoked together.
     let revoked = store
-        .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
-        .await?;
+        .disable_user_and_revoke(&user.sub, now, now + TOKEN_HORIZON_SECS)
+        .await?
+        .unwrap_or_default();
     Audit::new(Event::AccountDisabled)
         .account(&user.email)
         .sub(&user.sub)
@@ -402,10 +403,10 @@ pub async fn change_password(
     check_password(password)?;
     let hash = crate::password::hash(password).map_err(AccountError::Hash)?;
     let now = clock.now();
-    store.change_user_password(&user.sub, &hash, now).await?;
     let revoked = store
-        .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
-        .await?;
+        .change_user_password_and_revoke(&user.sub, &hash, now, now + TOKEN_HORIZON_SECS)
+        .await?
+        .unwrap_or_default();
     Audit::new(Event::PasswordChanged)
         .account(&user.email)
         .sub(&user.sub)
@@ -421,9 +422,9 @@ pub async fn remove(store: &Store, clock: &Clock, email: &str) -> Result<usize, 
     let user = find(store, email).await?;
     let now = clock.now();
     let revoked = store
-        .revoke_grants_of(Some(&user.sub), None, now, now + TOKEN_HORIZON_SECS)
-        .await?;
-    store.delete_user(&user.sub).await?;
+        .delete_user_and_revoke(&user.sub, now, now + TOKEN_HORIZON_SECS)
+        .await?
+        .unwrap_or_default();
     Ok(revoked)
 }
 

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderName;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -433,9 +433,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oauth::router())
         .merge(crate::web::router(&state))
         .merge(crate::demo::router(&state))
-        // Every body we accept is a small form; larger ones are hostile.
+        // Every body we accept is a small form; larger ones are hostile. Each router turns the
+        // limit's 413 into its own error format (`too_large_*` response mappers).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(explain_too_large))
+        .layer(axum::middleware::from_fn(
+            crate::oauth::error::log_internal_errors,
+        ))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .layer(
             ServiceBuilder::new()
@@ -490,42 +493,6 @@ pub fn admin_router(state: AppState) -> Router {
 
 /// The largest request body any endpoint reads, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Turns the body limit's plain-text 413 into the error each endpoint speaks: for the OAuth
-/// endpoints a 400 JSON `invalid_request` (RFC 6749 §5.2; with an RFC 6750 §3.1 challenge at
-/// userinfo), as the token endpoint answers by itself; for the browser's pages our HTML error
-/// page with the 413.
-async fn explain_too_large(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let res = next.run(req).await;
-    if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
-        return res;
-    }
-    let last = path.rsplit('/').next().unwrap_or_default();
-    let api = matches!(last, "token" | "revoke" | "introspect" | "userinfo")
-        || path.contains("/register");
-    if api {
-        let mut res = crate::oauth::error::TokenError::new(
-            crate::oauth::error::TokenErrorCode::InvalidRequest,
-            "the request body is larger than 64 KiB",
-        )
-        .into_response();
-        if last == "userinfo" {
-            res.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static(
-                    r#"Bearer realm="sekimori", error="invalid_request""#,
-                ),
-            );
-        }
-        res
-    } else {
-        crate::web::pages::error_page(
-            crate::web::i18n::Lang::En,
-            crate::web::pages::PageError::TooLarge,
-        )
-    }
-}
 
 /// Liveness: the process is up.
 async fn healthz() -> &'static str {

@@ -465,10 +465,11 @@ pub async fn remove(
 ) -> Result<usize, ClientError> {
     find(store, client_id).await?;
     let now = clock.now();
+    // One transaction: the grants are revoked and the client deleted together.
     let revoked = store
-        .revoke_grants_of(None, Some(client_id), now, now + horizon_secs)
-        .await?;
-    store.delete_client(client_id).await?;
+        .delete_client_and_revoke(client_id, now, now + horizon_secs)
+        .await?
+        .ok_or_else(|| ClientError::NotFound(client_id.to_owned()))?;
     Ok(revoked)
 }
 

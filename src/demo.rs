@@ -187,6 +187,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state.clone(),
             crate::web::host::require_issuer_host,
         ))
+        // A person's pages: an oversized form gets the HTML 413 page, as the provider's do.
+        .layer(axum::middleware::map_response(
+            crate::web::pages::too_large_page,
+        ))
 }
 
 /// A 303 to `location` (relative or absolute), never cached.

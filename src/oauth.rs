@@ -6,6 +6,7 @@
 pub mod access_token;
 pub mod authorize;
 pub mod client_auth;
+pub mod client_form;
 pub mod error;
 pub mod introspect;
 pub mod params;
@@ -36,4 +37,7 @@ pub fn router() -> Router<AppState> {
                 .delete(registration::register_delete),
         )
         .layer(crate::web::headers::api_cors())
+        .layer(axum::middleware::map_response(
+            error::too_large_as_invalid_request,
+        ))
 }

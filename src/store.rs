@@ -10,6 +10,7 @@ mod codes;
 mod consents;
 mod login_failures;
 mod refresh_tokens;
+mod revocations;
 mod sessions;
 mod users;
 
@@ -189,6 +190,33 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Begins a transaction for a change of several statements (revoking a user's grants,
+    /// deleting a client with its tokens, …), so that none of them is seen or kept without the
+    /// others. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken at once, so a
+    /// transaction that reads before it writes waits on the busy timeout like any writer,
+    /// instead of failing with `SQLITE_BUSY` when another connection committed in between (a
+    /// deferred transaction cannot upgrade a stale read snapshot). PostgreSQL's plain `BEGIN`
+    /// (READ COMMITTED) needs no such care. Dropped without `commit`, it rolls back.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
+/// The value to bind for an optional text parameter that the SQL reads as "absent" when it is
+/// `''` (`WHERE ($1 = '' OR sub = $1)`, `(code_challenge IS NULL AND $6 = '')`): the one place
+/// the NULL-bind convention is spelled.
+///
+/// Why not bind `None` and write `$1 IS NULL`: through the Any driver a NULL bind reaches
+/// PostgreSQL without a type, and a parameter used only in `$1 IS NULL` has none it could infer
+/// ("could not determine data type of parameter $1"); a text bind is always typed, on both
+/// backends. The empty string is never a real value in these columns (ids, subjects and PKCE
+/// challenges are never empty), so it cannot match a row by accident.
+pub(crate) fn absent_as_empty(value: Option<&str>) -> &str {
+    value.unwrap_or_default()
 }
 
 /// The file a `sqlite:` URL names (`sqlite://data/sekimori.db?mode=rwc` → `data/sekimori.db`),

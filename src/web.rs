@@ -59,6 +59,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state.clone(),
             host::require_issuer_host,
         ))
+        // The body limit (set in `app::router`) answers with plain text; a person sees our page.
+        .layer(axum::middleware::map_response(pages::too_large_page))
         .route("/static/sekimori.css", get(stylesheet))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::error::AuthorizeErrorCode;
+pub use super::error::ErrorRedirect;
 use super::params::Params;
 use super::pkce;
 use super::redirect_uri;
@@ -67,21 +68,6 @@ pub struct AuthorizationRequest {
     pub required_sub: Option<String>,
 }
 
-/// An error to send back to the client at its redirect_uri.
-#[derive(Debug)]
-pub struct ErrorRedirect {
-    /// The validated redirect_uri.
-    pub redirect_uri: String,
-    /// How to deliver it.
-    pub response_mode: ResponseMode,
-    /// The client's state, if it sent one.
-    pub state: Option<String>,
-    /// The error code.
-    pub code: AuthorizeErrorCode,
-    /// A sentence for the client developer.
-    pub description: String,
-}
-
 /// Why an authorization request was refused.
 #[derive(Debug)]
 pub enum Rejection {
@@ -89,37 +75,6 @@ pub enum Rejection {
     Page(PageError),
     /// Anything else: a redirect to the client.
     Redirect(ErrorRedirect),
-}
-
-impl ErrorRedirect {
-    /// An error for `req`'s client.
-    pub fn for_request(
-        req: &AuthorizationRequest,
-        code: AuthorizeErrorCode,
-        description: &str,
-    ) -> Self {
-        Self {
-            redirect_uri: req.redirect_uri.clone(),
-            response_mode: req.response_mode,
-            state: req.state.clone(),
-            code,
-            description: description.to_owned(),
-        }
-    }
-
-    /// The response: 302 with the error in the query, or a form post (RFC 6749 §4.1.2.1).
-    pub fn into_response(self, issuer: &str) -> Response {
-        deliver(
-            &self.redirect_uri,
-            self.response_mode,
-            &[
-                ("error", Some(&self.code.name())),
-                ("error_description", Some(&self.description)),
-                ("state", self.state.as_deref()),
-                ("iss", Some(issuer)),
-            ],
-        )
-    }
 }
 
 /// Parameters that must not appear more than once.

@@ -4,32 +4,26 @@
 //! else — expired, revoked, malformed, unknown, or another client's — is `{"active": false}` and
 //! nothing more (§2.2).
 
-use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::access_token::{self, Rejected};
-use super::error::{TokenError, TokenErrorCode};
-use super::revoke::token_request;
+use super::client_form::{ClientForm, TokenReferenceForm};
+use super::error::{
+    InternalError, TokenError, TokenErrorCode, no_store_json, temporarily_unavailable,
+};
 use crate::app::AppState;
 use crate::crypto::sha256_hex;
 
 /// `POST /introspect`.
 pub async fn introspect_post(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    form: Result<ClientForm<TokenReferenceForm>, TokenError>,
 ) -> Response {
-    let body = match super::token::form_body(body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let (client, params) = match token_request(&state, &headers, &body).await {
-        Ok(r) => r,
+    let ClientForm { client, params, .. } = match form {
+        Ok(f) => f,
         Err(e) => return e.into_response(),
     };
     if client.is_public() {
@@ -92,22 +86,7 @@ pub async fn introspect_post(
             Err(Rejected::Store(e)) => Err(e),
         };
     match answer {
-        Ok(body) => {
-            let mut res = Json(body).into_response();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "introspection failed");
-            let mut res = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"error": "temporarily_unavailable"})),
-            )
-                .into_response();
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            res
-        }
+        Ok(body) => no_store_json(StatusCode::OK, body),
+        Err(e) => InternalError::new("introspection", e).attach(temporarily_unavailable()),
     }
 }

@@ -11,14 +11,15 @@
 //! rather than silently dropped, so the developer learns at once what the client will not get.
 //! The same rules apply to an RFC 7592 update. `client add` (the operator) is not limited.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use super::error::RegistrationError;
+use super::error::no_store_json;
 use crate::app::AppState;
 use crate::audit::{Audit, Event};
 use crate::client_addr::RequestOrigin;
@@ -129,28 +130,6 @@ pub struct ClientMetadata {
     client_id: Option<String>,
 }
 
-/// An RFC 7591 §3.2.2 error (400), or an RFC 6750 bearer error for a bad initial or
-/// registration access token (401).
-#[derive(Debug)]
-pub enum RegistrationError {
-    /// A redirect URI is missing or unacceptable.
-    InvalidRedirectUri(String),
-    /// Some other metadata value is unacceptable.
-    InvalidClientMetadata(String),
-    /// The initial or registration access token is missing or wrong.
-    InvalidToken,
-    /// The database failed.
-    Store(crate::store::Error),
-    /// Registration failed on our side (logged; no detail for the client).
-    Unavailable,
-}
-
-impl From<crate::store::Error> for RegistrationError {
-    fn from(e: crate::store::Error) -> Self {
-        Self::Store(e)
-    }
-}
-
 /// RFC 7591 §3.2.2: a refused registration is `invalid_redirect_uri` or
 /// `invalid_client_metadata`, described by the service's own wording (which names the value
 /// refused, never internal text); a failure on our side is a 503 without detail.
@@ -165,49 +144,6 @@ impl From<ClientError> for RegistrationError {
             e if e.is_redirect_uri() => Self::InvalidRedirectUri(e.to_string()),
             e => Self::InvalidClientMetadata(e.to_string()),
         }
-    }
-}
-
-impl IntoResponse for RegistrationError {
-    fn into_response(self) -> Response {
-        let (status, error, description) = match self {
-            Self::InvalidRedirectUri(d) => (StatusCode::BAD_REQUEST, "invalid_redirect_uri", d),
-            Self::InvalidClientMetadata(d) => {
-                (StatusCode::BAD_REQUEST, "invalid_client_metadata", d)
-            }
-            Self::InvalidToken => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "a valid access token is required".to_owned(),
-            ),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "retry later".to_owned(),
-            ),
-            Self::Store(e) => {
-                tracing::error!(error = %e, "registration storage failure");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "retry later".to_owned(),
-                )
-            }
-        };
-        let mut res = (
-            status,
-            Json(json!({"error": error, "error_description": description})),
-        )
-            .into_response();
-        let h = res.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::UNAUTHORIZED {
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="sekimori", error="invalid_token""#),
-            );
-        }
-        res
     }
 }
 
@@ -390,13 +326,6 @@ fn parse_metadata(body: &[u8]) -> Result<ClientMetadata, RegistrationError> {
     })
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
-    let mut res = (status, Json(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
-}
-
 /// `POST /register` (RFC 7591 §3).
 pub async fn register_post(
     State(state): State<AppState>,
@@ -447,7 +376,7 @@ pub async fn register_post(
         .reason("dynamic_registration")
         .detail(crate::clients::registration_detail(&client))
         .emit();
-    Ok(json_response(StatusCode::CREATED, out))
+    Ok(no_store_json(StatusCode::CREATED, out))
 }
 
 /// The client named in the path, if the bearer token is its registration access token
@@ -481,7 +410,7 @@ pub async fn register_get(
     Path(client_id): Path<String>,
 ) -> Result<Response, RegistrationError> {
     let client = authorized_client(&state, &headers, &client_id).await?;
-    Ok(json_response(
+    Ok(no_store_json(
         StatusCode::OK,
         metadata_json(&state, &client),
     ))
@@ -515,7 +444,7 @@ pub async fn register_put(
         .reason("registration_updated")
         .detail(crate::clients::registration_detail(&client))
         .emit();
-    Ok(json_response(
+    Ok(no_store_json(
         StatusCode::OK,
         metadata_json(&state, &client),
     ))

@@ -5,63 +5,15 @@
 //! its `jti` on the deny-list until it would have expired. Unknown, malformed or other clients'
 //! tokens get the same 200 and nothing happens (§2.2).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::client_auth::authenticate_client;
-use super::error::{TokenError, TokenErrorCode};
-use super::params::Params;
-use super::token::is_form;
+use super::client_form::{ClientForm, TokenReferenceForm};
+use super::error::{InternalError, TokenError, no_store, temporarily_unavailable};
 use crate::app::AppState;
 use crate::crypto::sha256_hex;
 use crate::oauth::access_token::AccessTokenClaims;
-use std::sync::Arc;
-
-use crate::store::Client;
-
-const SINGLE_VALUED: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
-
-/// Parses and authenticates a revocation or introspection request (both are RFC 6749 §2.3
-/// client-authenticated form posts carrying `token`).
-///
-/// Errors: `invalid_request` for a non-form body, repeated parameters or a missing token;
-/// `invalid_client` (401) from client authentication.
-pub async fn token_request(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Arc<Client>, Params), TokenError> {
-    if !is_form(headers) {
-        return Err(TokenError::new(
-            TokenErrorCode::InvalidRequest,
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params = Params::parse(body);
-    if let Some(name) = params.first_repeated(SINGLE_VALUED) {
-        return Err(TokenError::new(
-            TokenErrorCode::InvalidRequest,
-            format!("parameter {name} must not be repeated"),
-        ));
-    }
-    if let Some(name) = params.first_malformed(SINGLE_VALUED) {
-        return Err(TokenError::new(
-            TokenErrorCode::InvalidRequest,
-            format!("parameter {name} is not valid UTF-8"),
-        ));
-    }
-    let (client, _) = authenticate_client(state, headers, &params).await?;
-    if params.get("token").is_none() {
-        return Err(TokenError::new(
-            TokenErrorCode::InvalidRequest,
-            "token is required",
-        ));
-    }
-    Ok((client, params))
-}
 
 /// The claims of a JWT access token we signed, whatever its expiry or revocation state.
 pub fn our_access_token(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
@@ -71,15 +23,10 @@ pub fn our_access_token(state: &AppState, token: &str) -> Option<AccessTokenClai
 /// `POST /revoke`.
 pub async fn revoke_post(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    form: Result<ClientForm<TokenReferenceForm>, TokenError>,
 ) -> Response {
-    let body = match super::token::form_body(body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let (client, params) = match token_request(&state, &headers, &body).await {
-        Ok(r) => r,
+    let ClientForm { client, params, .. } = match form {
+        Ok(f) => f,
         Err(e) => return e.into_response(),
     };
     let token = params.get("token").unwrap_or_default();
@@ -104,15 +51,8 @@ pub async fn revoke_post(
         },
     };
     if let Err(e) = result {
-        tracing::error!(error = %e, "revocation failed");
         // RFC 7009 §2.2.1: 503 tells the client to retry later.
-        let mut res = (StatusCode::SERVICE_UNAVAILABLE, "").into_response();
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        return res;
+        return InternalError::new("revocation", e).attach(temporarily_unavailable());
     }
-    let mut res = StatusCode::OK.into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    no_store(StatusCode::OK.into_response())
 }

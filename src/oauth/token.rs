@@ -4,17 +4,14 @@
 //! Every response carries `Cache-Control: no-store` (§5.1). One `grant_<grant_type>` function
 //! per grant type.
 
-use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::access_token::{self, AccessTokenInput};
-use super::client_auth::authenticate_client;
-use super::error::{TokenError, TokenErrorCode};
+use super::client_form::{ClientForm, TokenForm};
+use super::error::{TokenError, TokenErrorCode, no_store_json};
 use super::params::Params;
 use super::pkce;
 use crate::app::AppState;
@@ -48,10 +45,9 @@ pub struct TokenResponse {
 
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
-        let mut res = Json(self).into_response();
-        let h = res.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        let mut res = no_store_json(StatusCode::OK, self);
+        res.headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         res
     }
 }
@@ -65,61 +61,20 @@ fn invalid_grant(description: &str) -> TokenError {
 }
 
 fn server_error(e: impl std::fmt::Display) -> TokenError {
-    tracing::error!(error = %e, "token endpoint failure");
-    TokenError::new(TokenErrorCode::ServerError, "internal error")
-}
-
-/// Parameters that must not be repeated (RFC 6749 §3.2).
-const SINGLE_VALUED: &[&str] = &[
-    "grant_type",
-    "code",
-    "redirect_uri",
-    "code_verifier",
-    "refresh_token",
-    "scope",
-    "client_id",
-    "client_secret",
-    "username",
-    "password",
-];
-
-/// Whether the request body is declared `application/x-www-form-urlencoded` (RFC 6749 §3.2).
-pub fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-}
-
-/// The request body, or the JSON error a client can act on (an oversized or unreadable body is
-/// `invalid_request`, not axum's plain-text rejection).
-pub fn form_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, TokenError> {
-    body.map_err(|e| {
-        let why = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            "the request body is too large"
-        } else {
-            "the request body could not be read"
-        };
-        invalid_request(why)
-    })
+    TokenError::server_error("token endpoint", e)
 }
 
 /// `POST /token`.
 pub async fn token_post(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    form: Result<ClientForm<TokenForm>, TokenError>,
 ) -> Response {
-    let body = match form_body(body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
+    let result = match form {
+        Ok(form) => token(&state, &form.client, &form.params, &origin).await,
+        Err(e) => Err(e),
     };
-    match token(&state, &headers, &body, &origin).await {
+    match result {
         Ok(r) => r.into_response(),
         Err(e) => {
             tracing::info!(error = %e.code.name(), "token request refused");
@@ -130,30 +85,10 @@ pub async fn token_post(
 
 async fn token(
     state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
+    client: &Client,
+    params: &Params,
     origin: &Origin,
 ) -> Result<TokenResponse, TokenError> {
-    if !is_form(headers) {
-        return Err(invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params = Params::parse(body);
-    if let Some(name) = params.first_repeated(SINGLE_VALUED) {
-        return Err(invalid_request(&format!(
-            "parameter {name} must not be repeated"
-        )));
-    }
-    if let Some(name) = params.first_oversized(SINGLE_VALUED) {
-        return Err(invalid_request(&format!("parameter {name} is too long")));
-    }
-    if let Some(name) = params.first_malformed(SINGLE_VALUED) {
-        return Err(invalid_request(&format!(
-            "parameter {name} is not valid UTF-8"
-        )));
-    }
-    let (client, _method) = authenticate_client(state, headers, &params).await?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| invalid_request("grant_type is required"))?;
@@ -177,8 +112,8 @@ async fn token(
         ));
     }
     let response = match grant {
-        Some(grant) => grant(state, &client, &params).await?,
-        None => grant_password(state, &client, &params, origin).await?,
+        Some(grant) => grant(state, client, params).await?,
+        None => grant_password(state, client, params, origin).await?,
     };
     tracing::info!(client_id = %client.client_id, grant_type, "tokens issued");
     metrics::counter!(

@@ -4,95 +4,17 @@
 //! `access_token` (§2.2) — never both. It must be an access token we signed (RS256 pinned, `typ`
 //! `at+jwt`, known `kid`), from our issuer, for our audience, and not expired by our clock.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::oauth::access_token;
-use crate::oauth::error::BearerErrorCode;
+pub use crate::oauth::error::BearerError;
+use crate::oauth::error::{BearerErrorCode, no_store_json};
 use crate::oauth::params::Params;
-
-/// An RFC 6750 §3 error (the status its code implies and a `WWW-Authenticate` challenge), or a
-/// 503 when the database cannot be reached.
-#[derive(Debug)]
-pub enum BearerError {
-    /// A protocol error.
-    Bearer {
-        /// The RFC 6750 error code.
-        code: BearerErrorCode,
-        /// One of our fixed sentences.
-        description: &'static str,
-    },
-    /// The token could not be checked right now: 503 with `Retry-After`.
-    Unavailable,
-}
-
-impl BearerError {
-    fn invalid_token(description: &'static str) -> Self {
-        Self::Bearer {
-            code: BearerErrorCode::InvalidToken,
-            description,
-        }
-    }
-
-    fn invalid_request(description: &'static str) -> Self {
-        Self::Bearer {
-            code: BearerErrorCode::InvalidRequest,
-            description,
-        }
-    }
-}
-
-impl IntoResponse for BearerError {
-    fn into_response(self) -> Response {
-        let (code, description) = match self {
-            Self::Bearer { code, description } => (code, description),
-            Self::Unavailable => {
-                let mut res = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({"error": "temporarily_unavailable"})),
-                )
-                    .into_response();
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                return res;
-            }
-        };
-        let status = match code {
-            BearerErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-            BearerErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-            BearerErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-        };
-        // The description is one of our fixed strings: no quoting problems, nothing echoed.
-        let challenge = format!(
-            r#"Bearer realm="sekimori", error="{}", error_description="{}""#,
-            code.name(),
-            description
-        );
-        let mut res = (
-            status,
-            Json(json!({"error": code.name(), "error_description": description})),
-        )
-            .into_response();
-        if let Ok(v) = HeaderValue::from_str(&challenge) {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        res
-    }
-}
-
-impl From<crate::store::Error> for BearerError {
-    fn from(e: crate::store::Error) -> Self {
-        tracing::error!(error = %e, "userinfo storage failure");
-        Self::Unavailable
-    }
-}
 
 /// The token from `Authorization: Bearer …`, if that header is present.
 ///
@@ -156,12 +78,7 @@ pub async fn userinfo_post(
 
 async fn respond(state: &AppState, token: &str) -> Response {
     match userinfo(state, token).await {
-        Ok(body) => {
-            let mut res = Json(body).into_response();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
+        Ok(body) => no_store_json(StatusCode::OK, body),
         Err(e) => e.into_response(),
     }
 }

@@ -3,6 +3,11 @@
 use super::{Result, Store, is_unique_violation};
 use crate::keys::Alg;
 
+/// The columns of [`ClientRow`], named so that a new column is read only where it is wanted.
+const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, scope, grant_types, \
+     id_token_signed_response_alg, access_token_signed_response_alg, post_logout_redirect_uris, \
+     first_party, logo_uri, policy_uri, tos_uri, registration_token_hash, created_at";
+
 #[derive(sqlx::FromRow)]
 struct ClientRow {
     client_id: String,
@@ -179,13 +184,13 @@ impl Store {
 
     /// The client with this client_id, if registered.
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>> {
-        Ok(
-            sqlx::query_as::<_, ClientRow>("SELECT * FROM clients WHERE client_id = $1")
-                .bind(client_id)
-                .fetch_optional(self.pool())
-                .await?
-                .map(Client::from),
-        )
+        Ok(sqlx::query_as::<_, ClientRow>(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(Client::from))
     }
 
     /// Replaces a confidential client's secret hash.
@@ -267,13 +272,13 @@ impl Store {
 
     /// Every client, oldest first.
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
-        Ok(
-            sqlx::query_as::<_, ClientRow>("SELECT * FROM clients ORDER BY created_at, client_id")
-                .fetch_all(self.pool())
-                .await?
-                .into_iter()
-                .map(Client::from)
-                .collect(),
-        )
+        Ok(sqlx::query_as::<_, ClientRow>(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(Client::from)
+        .collect())
     }
 }

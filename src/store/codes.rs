@@ -1,6 +1,6 @@
 //! Authorization codes (RFC 6749 §4.1.2): stored as SHA-256, single use, short-lived.
 
-use super::{Result, Store};
+use super::{Result, Store, absent_as_empty};
 
 /// A code as stored, returned once by [`Store::consume_code`].
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -34,6 +34,11 @@ pub struct AuthorizationCodeRow {
     /// The user's security stamp when the code was issued (see `User::is_current`).
     pub security_stamp: i64,
 }
+
+/// The columns of [`AuthorizationCodeRow`].
+const CODE_COLUMNS: &str = "code_hash, client_id, sub, redirect_uri, scope, nonce, \
+     code_challenge, id_token_claims, auth_time, expires_at, consumed_at, grant_id, created_at, \
+     security_stamp";
 
 /// What is stored when a code is issued.
 #[derive(Debug)]
@@ -114,13 +119,13 @@ impl Store {
     /// fails a check therefore cannot burn the code of the rightful client. Under any number of
     /// concurrent calls for one code, at most one gets `Some`.
     pub async fn consume_code(&self, c: ConsumeCode<'_>) -> Result<Option<AuthorizationCodeRow>> {
-        Ok(sqlx::query_as::<_, AuthorizationCodeRow>(
+        Ok(sqlx::query_as::<_, AuthorizationCodeRow>(&format!(
             "UPDATE authorization_codes SET consumed_at = $3, grant_id = $4 \
              WHERE code_hash = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 \
                AND redirect_uri = $5 \
                AND ((code_challenge IS NULL AND $6 = '') OR code_challenge = $6) \
-             RETURNING *",
-        )
+             RETURNING {CODE_COLUMNS}"
+        ))
         .bind(c.code_hash)
         .bind(c.client_id)
         .bind(c.now)
@@ -128,16 +133,16 @@ impl Store {
         .bind(c.redirect_uri)
         // The challenge is public (it travelled in the front channel): a plain SQL comparison
         // leaks nothing a timing attack could use.
-        .bind(c.code_challenge.unwrap_or_default())
+        .bind(absent_as_empty(c.code_challenge))
         .fetch_optional(self.pool())
         .await?)
     }
 
     /// A code by hash, whatever its state (to explain a failed redemption).
     pub async fn find_code(&self, code_hash: &str) -> Result<Option<AuthorizationCodeRow>> {
-        Ok(sqlx::query_as::<_, AuthorizationCodeRow>(
-            "SELECT * FROM authorization_codes WHERE code_hash = $1",
-        )
+        Ok(sqlx::query_as::<_, AuthorizationCodeRow>(&format!(
+            "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
+        ))
         .bind(code_hash)
         .fetch_optional(self.pool())
         .await?)

@@ -36,6 +36,11 @@ pub struct RefreshTokenRow {
     pub security_stamp: i64,
 }
 
+/// The columns of [`RefreshTokenRow`].
+const REFRESH_TOKEN_COLUMNS: &str = "token_hash, family_id, code_hash, client_id, sub, scope, \
+     id_token_claims, auth_time, expires_at, family_expires_at, rotated_at, revoked_at, \
+     created_at, security_stamp";
+
 /// What is stored when a refresh token is issued.
 #[derive(Debug)]
 pub struct NewRefreshToken<'a> {
@@ -77,6 +82,22 @@ pub enum RotateOutcome {
     Invalid,
 }
 
+/// Revokes every refresh token of the family `family_id` at `now`, on `conn` (a pool, or a
+/// transaction's connection).
+pub(super) async fn revoke_family_on<'c, E>(conn: E, family_id: &str, now: i64) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Stores a freshly issued refresh token.
     pub async fn insert_refresh_token(&self, t: NewRefreshToken<'_>) -> Result<()> {
@@ -111,12 +132,12 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<RotateOutcome> {
-        let rotated = sqlx::query_as::<_, RefreshTokenRow>(
+        let rotated = sqlx::query_as::<_, RefreshTokenRow>(&format!(
             "UPDATE refresh_tokens SET rotated_at = $3 \
              WHERE token_hash = $1 AND client_id = $2 AND rotated_at IS NULL \
                AND revoked_at IS NULL AND expires_at > $3 \
-             RETURNING *",
-        )
+             RETURNING {REFRESH_TOKEN_COLUMNS}"
+        ))
         .bind(token_hash)
         .bind(client_id)
         .bind(now)
@@ -160,73 +181,17 @@ impl Store {
 
     /// Revokes every refresh token of a family.
     pub async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(family_id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        revoke_family_on(self.pool(), family_id, now).await
     }
 
     /// A refresh token by hash, whatever its state.
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRow>> {
-        Ok(sqlx::query_as::<_, RefreshTokenRow>(
-            "SELECT * FROM refresh_tokens WHERE token_hash = $1",
-        )
+        Ok(sqlx::query_as::<_, RefreshTokenRow>(&format!(
+            "SELECT {REFRESH_TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = $1"
+        ))
         .bind(token_hash)
         .fetch_optional(self.pool())
         .await?)
-    }
-
-    /// Revokes a whole grant: its refresh tokens, and (through the deny-list, until
-    /// `access_tokens_expire_by`) every access token that carries its grant id.
-    pub async fn revoke_grant(
-        &self,
-        grant_id: &str,
-        now: i64,
-        access_tokens_expire_by: i64,
-    ) -> Result<()> {
-        self.revoke_refresh_family(grant_id, now).await?;
-        self.deny(grant_id, access_tokens_expire_by).await
-    }
-
-    /// Adds `id` (a jti or a grant id) to the deny-list until `expires_at`.
-    pub async fn deny(&self, id: &str, expires_at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
-        )
-        .bind(id)
-        .bind(expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Spends the single-use `key` until `expires_at`: `true` for the first caller only, on
-    /// every node (one atomic insert into the deny-list, whose purge also forgets it).
-    pub async fn spend_once(&self, key: &str, expires_at: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(key)
-        .bind(expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Whether any of `ids` (a token's jti and grant id) is on the deny-list.
-    pub async fn is_denied(&self, jti: &str, grant_id: Option<&str>) -> Result<bool> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM revocations WHERE id = $1 OR id = $2 LIMIT 1")
-                .bind(jti)
-                .bind(grant_id.unwrap_or(jti))
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(row.is_some())
     }
 
     /// Deletes what can no longer matter: expired codes, refresh tokens, deny-list entries,

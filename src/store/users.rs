@@ -16,7 +16,9 @@ pub struct User {
     pub email_verified: i64,
     /// 1 when an operator disabled the account: no login, no tokens.
     pub disabled: i64,
-    /// argon2id PHC string.
+    /// argon2id PHC string: read only by [`Store::find_user_by_email`] (the login); empty in
+    /// the rows every other query returns, which leave the column out.
+    #[sqlx(default)]
     pub password_hash: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -42,6 +44,10 @@ impl User {
         self.disabled == 0 && self.security_stamp == security_stamp
     }
 }
+
+/// The columns of [`User`] but `password_hash`, which only the login reads.
+const USER_COLUMNS: &str = "sub, email, name, email_verified, disabled, created_at, updated_at, \
+                            phone_number, phone_number_verified, address, security_stamp";
 
 /// The SQL twin of [`User::is_current`] (`$2` is the stamp presented).
 const CURRENT: &str = "disabled = 0 AND security_stamp = $2";
@@ -129,6 +135,62 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
+/// [`Store::change_user_password`] on `conn` (a pool, or a transaction's connection).
+pub(super) async fn change_password_on<'c, E>(
+    conn: E,
+    sub: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<bool>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $2, updated_at = $3, \
+         security_stamp = security_stamp + 1 WHERE sub = $1",
+    )
+    .bind(sub)
+    .bind(password_hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::set_user_disabled`] on `conn`.
+pub(super) async fn set_disabled_on<'c, E>(
+    conn: E,
+    sub: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<bool>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let done = sqlx::query(
+        "UPDATE users SET disabled = $2, updated_at = $3, \
+         security_stamp = security_stamp + $2 WHERE sub = $1",
+    )
+    .bind(sub)
+    .bind(i64::from(disabled))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::delete_user`] on `conn`.
+pub(super) async fn delete_user_on<'c, E>(conn: E, sub: &str) -> Result<bool>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let done = sqlx::query("DELETE FROM users WHERE sub = $1")
+        .bind(sub)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 impl Store {
     /// Inserts a user. Errors: [`super::Error::Conflict`] when an account already has this
     /// normalized email (the unique index on `email_normalized` decides, on every node).
@@ -166,10 +228,11 @@ impl Store {
         let normalized = crate::email::normalize(email)
             .map(crate::email::Email::into_string)
             .unwrap_or_default();
-        Ok(sqlx::query_as::<_, User>(
-            "SELECT * FROM users WHERE email_normalized = $1 OR email = $2 \
-             ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END, created_at, sub LIMIT 1",
-        )
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users \
+             WHERE email_normalized = $1 OR email = $2 \
+             ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END, created_at, sub LIMIT 1"
+        ))
         .bind(normalized)
         .bind(email.to_lowercase())
         .fetch_optional(self.pool())
@@ -180,19 +243,19 @@ impl Store {
     /// [`User::is_current`]): one indexed read, the check behind browser sessions, codes and
     /// refresh tokens.
     pub async fn current_user(&self, sub: &str, security_stamp: i64) -> Result<Option<User>> {
-        Ok(
-            sqlx::query_as::<_, User>(&format!("SELECT * FROM users WHERE sub = $1 AND {CURRENT}"))
-                .bind(sub)
-                .bind(security_stamp)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE sub = $1 AND {CURRENT}"
+        ))
+        .bind(sub)
+        .bind(security_stamp)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// The user with this subject identifier, if any.
     pub async fn find_user_by_sub(&self, sub: &str) -> Result<Option<User>> {
         Ok(
-            sqlx::query_as::<_, User>("SELECT * FROM users WHERE sub = $1")
+            sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
                 .bind(sub)
                 .fetch_optional(self.pool())
                 .await?,
@@ -207,7 +270,15 @@ impl Store {
         u: &ProfileUpdate<'_>,
         now: i64,
     ) -> Result<bool> {
-        let Some(user) = self.find_user_by_sub(sub).await? else {
+        // Read and write in one transaction: two updates at once cannot undo each other's
+        // fields.
+        let mut tx = self.begin_write().await?;
+        let user =
+            sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
+                .bind(sub)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(user) = user else {
             return Ok(false);
         };
         let phone = match u.phone_number {
@@ -230,8 +301,9 @@ impl Store {
         .bind(flag(u.phone_number_verified, user.phone_number_verified))
         .bind(address)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -245,16 +317,7 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = $2, updated_at = $3, \
-             security_stamp = security_stamp + 1 WHERE sub = $1",
-        )
-        .bind(sub)
-        .bind(password_hash)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        change_password_on(self.pool(), sub, password_hash, now).await
     }
 
     /// Replaces a user's password hash with another hash **of the same password** (the upgrade
@@ -295,7 +358,7 @@ impl Store {
         grant_id: Option<&str>,
     ) -> Result<Option<User>> {
         Ok(sqlx::query_as::<_, User>(&format!(
-            "SELECT * FROM users WHERE sub = $1 AND {CURRENT} \
+            "SELECT {USER_COLUMNS} FROM users WHERE sub = $1 AND {CURRENT} \
              AND NOT EXISTS (SELECT 1 FROM revocations WHERE id = $3 OR id = $4)"
         ))
         .bind(sub)
@@ -310,34 +373,21 @@ impl Store {
     /// was issued before stays dead after a later enable (issue 11 §2); enabling leaves it.
     /// Returns whether the user exists.
     pub async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET disabled = $2, updated_at = $3, \
-             security_stamp = security_stamp + $2 WHERE sub = $1",
-        )
-        .bind(sub)
-        .bind(i64::from(disabled))
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        set_disabled_on(self.pool(), sub, disabled, now).await
     }
 
     /// Deletes a user (their codes, refresh tokens and consents go with them).
     pub async fn delete_user(&self, sub: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE sub = $1")
-            .bind(sub)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        delete_user_on(self.pool(), sub).await
     }
 
     /// Every user, oldest first.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        Ok(
-            sqlx::query_as::<_, User>("SELECT * FROM users ORDER BY created_at, email")
-                .fetch_all(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email"
+        ))
+        .fetch_all(self.pool())
+        .await?)
     }
 }
 

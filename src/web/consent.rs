@@ -148,19 +148,9 @@ pub async fn consent_post(
     let issuer = state.issuer.as_str();
     match params.get("decision") {
         Some("allow") => {
-            let earlier = match state.store.find_consent(&sso.sub, &req.client_id).await {
-                Ok(c) => c.map(|c| c.scope).unwrap_or_default(),
-                Err(_) => return error_page(lang, PageError::Unavailable),
-            };
-            let mut scopes: Vec<&str> = earlier.split(' ').filter(|s| !s.is_empty()).collect();
-            for s in req.scope.split(' ') {
-                if !scopes.contains(&s) {
-                    scopes.push(s);
-                }
-            }
             if let Err(e) = state
                 .store
-                .save_consent(&sso.sub, &req.client_id, &scopes.join(" "), now)
+                .merge_consent(&sso.sub, &req.client_id, &req.scope, now)
                 .await
             {
                 tracing::error!(error = %e, "cannot save consent");

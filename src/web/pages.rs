@@ -151,6 +151,15 @@ pub fn error_page(lang: Lang, e: PageError) -> Response {
     html(e.status(), body, None)
 }
 
+/// Response mapper of the browser pages' router: the body limit's plain-text 413 becomes our
+/// [`PageError::TooLarge`] page.
+pub async fn too_large_page(res: Response) -> Response {
+    if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    error_page(Lang::En, PageError::TooLarge)
+}
+
 /// The [`PageError::WrongHost`] page (400), naming the address to use: `issuer_url`, the
 /// issuer's own URL for the page.
 pub fn wrong_host_page(lang: Lang, issuer_url: &str) -> Response {
