@@ -797,7 +797,7 @@ async fn a_login_cannot_write_an_old_hash_back_over_a_password_change() {
     let app = spawn_app().await;
     let user = app
         .store
-        .find_user_by_sub(&app.user_sub)
+        .find_user_by_email(USER_EMAIL)
         .await
         .expect("read")
         .expect("user");
@@ -817,7 +817,7 @@ async fn a_login_cannot_write_an_old_hash_back_over_a_password_change() {
     assert!(!replaced);
     let now = app
         .store
-        .find_user_by_sub(&app.user_sub)
+        .find_user_by_email(USER_EMAIL)
         .await
         .expect("read")
         .expect("user");
