@@ -7,10 +7,9 @@ use sekimori::cli::ClientRegistration;
 use serde_json::Value;
 
 use crate::helpers::{
-    LoginForm, TestApp, TestClient, USER_EMAIL, USER_PASSWORD, form, location_params, param,
-    register_with, spawn_app,
+    LoginForm, TestApp, TestClient, USER_EMAIL, USER_PASSWORD, form, jwt_claims, location_params,
+    param, register_with, spawn_app,
 };
-use crate::token::base64_decode;
 
 /// A third-party client whose name is hostile markup.
 async fn third_party(app: &TestApp) -> TestClient {
@@ -27,10 +26,6 @@ async fn login_page(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) 
     let res = app.get_authorize(client, extra).await;
     assert_eq!(res.status(), StatusCode::OK);
     res.text().await.expect("html")
-}
-
-fn claims(jwt: &str) -> Value {
-    serde_json::from_slice(&base64_decode(jwt.split('.').nth(1).expect("payload"))).expect("json")
 }
 
 fn assert_page_headers(res: &reqwest::Response) {
@@ -179,8 +174,8 @@ async fn prompt_none_with_id_token_hint_keeps_sub_and_auth_time_or_requires_logi
     let code = param(&pairs, "code").expect("silent code").to_owned();
     let second: Value = app.redeem(&code, &[]).await.json().await.expect("json");
     let (a, b) = (
-        claims(&hint),
-        claims(second["id_token"].as_str().expect("id")),
+        jwt_claims(&hint),
+        jwt_claims(second["id_token"].as_str().expect("id")),
     );
     assert_eq!(a["sub"], b["sub"]);
     assert_eq!(a["auth_time"], b["auth_time"]);
@@ -210,7 +205,7 @@ async fn prompt_none_with_id_token_hint_keeps_sub_and_auth_time_or_requires_logi
     let bob_code = param(&pairs, "code").expect("code").to_owned();
     let bob_tokens: Value = app.redeem(&bob_code, &[]).await.json().await.expect("json");
     assert_eq!(
-        claims(bob_tokens["id_token"].as_str().expect("id"))["sub"],
+        jwt_claims(bob_tokens["id_token"].as_str().expect("id"))["sub"],
         bob.as_str()
     );
     let bob_hint = bob_tokens["id_token"].as_str().expect("id");
@@ -317,7 +312,7 @@ async fn claims_parameter_places_allowed_claims_in_the_id_token() {
         )
         .await;
     let tokens: Value = app.redeem(&code, &[]).await.json().await.expect("json");
-    let id = claims(tokens["id_token"].as_str().expect("id"));
+    let id = jwt_claims(tokens["id_token"].as_str().expect("id"));
     assert_eq!(id["email"], USER_EMAIL);
     assert!(id.get("name").is_none(), "profile was not granted");
     let info: Value = app

@@ -15,53 +15,10 @@ use sekimori::cli::ClientRegistration;
 use sekimori::keys::Alg;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestClient, form, register_with, spawn_app, spawn_app_at};
-
-async fn json(res: reqwest::Response) -> Value {
-    res.json().await.expect("JSON body")
-}
-
-fn basic(c: &TestClient) -> Option<(&str, &str)> {
-    Some((
-        c.client_id.as_str(),
-        c.client_secret.as_deref().unwrap_or_default(),
-    ))
-}
-
-/// Logs in with offline_access and returns the token response.
-async fn offline_tokens(app: &TestApp) -> Value {
-    let code = app
-        .authorize_and_login(
-            &app.confidential,
-            &[
-                ("scope", "openid profile offline_access"),
-                ("prompt", "consent"),
-            ],
-        )
-        .await;
-    json(app.redeem(&code, &[]).await).await
-}
-
-async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
-    app.post_token(
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ],
-        basic(&app.confidential),
-    )
-    .await
-}
-
-async fn userinfo_status(app: &TestApp, access_token: &str) -> StatusCode {
-    app.rp
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
-}
+use crate::helpers::{
+    TestApp, TestClient, basic, form, json, offline_tokens, refresh, register_with, spawn_app,
+    spawn_app_at, userinfo_status,
+};
 
 async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
     let res = app
@@ -103,7 +60,7 @@ async fn revoke(app: &TestApp, client: &TestClient, token: &str, hint: Option<&s
 async fn refresh_token_reuse_revokes_the_grant_including_the_newest_access_token() {
     // Arrange: rotate once, so r1 is spent and (r2, at2) are the live pair.
     let app = spawn_app().await;
-    let first = offline_tokens(&app).await;
+    let first = offline_tokens(&app, "openid profile offline_access").await;
     let r1 = first["refresh_token"].as_str().expect("r1").to_owned();
     let second = json(refresh(&app, &r1).await).await;
     let r2 = second["refresh_token"].as_str().expect("r2").to_owned();
@@ -150,7 +107,7 @@ async fn code_replay_revokes_the_access_token_of_the_first_redemption() {
 #[tokio::test]
 async fn revoked_access_token_is_inactive_and_refused_at_userinfo() {
     let app = spawn_app().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid profile offline_access").await;
     let at = tokens["access_token"].as_str().expect("at");
     let intro = introspect(&app, &app.confidential, at).await;
     assert_eq!(intro["active"], true);
@@ -185,7 +142,7 @@ async fn revoked_access_token_is_inactive_and_refused_at_userinfo() {
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
     let app = spawn_app().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid profile offline_access").await;
     let rt = tokens["refresh_token"].as_str().expect("rt");
     let at = tokens["access_token"].as_str().expect("at");
     assert_eq!(
@@ -212,7 +169,7 @@ async fn foreign_unknown_and_malformed_tokens_are_200_and_change_nothing() {
         ClientRegistration::new("Other", &["https://other.example/cb".to_owned()], false),
     )
     .await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid profile offline_access").await;
     let at = tokens["access_token"].as_str().expect("at");
     let rt = tokens["refresh_token"].as_str().expect("rt");
     for t in [at, rt, "unknown-token", "a.b.c", ""] {
@@ -387,7 +344,7 @@ async fn a_narrowed_refresh_releases_only_the_narrowed_claims() {
         .await;
     let first = json(app.redeem(&code, &[]).await).await;
     let claims = |t: &Value| -> Value {
-        serde_json::from_slice(&crate::token::base64_decode(
+        serde_json::from_slice(&crate::helpers::base64_decode(
             t["id_token"]
                 .as_str()
                 .expect("id")
@@ -586,10 +543,7 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
 }
 
 fn header_kid(jwt: &str) -> String {
-    let header: Value = serde_json::from_slice(&crate::token::base64_decode(
-        jwt.split('.').next().expect("header"),
-    ))
-    .expect("header json");
+    let header = crate::helpers::jwt_header(jwt);
     header["kid"].as_str().expect("kid").to_owned()
 }
 
@@ -629,7 +583,7 @@ async fn refresh_tokens_expire_when_idle_and_at_the_absolute_lifetime() {
     let app = spawn_app().await;
     const DAY: i64 = 24 * 3600;
     // Idle: unused for longer than 14 days.
-    let rt = offline_tokens(&app).await["refresh_token"]
+    let rt = offline_tokens(&app, "openid profile offline_access").await["refresh_token"]
         .as_str()
         .expect("rt")
         .to_owned();
@@ -637,7 +591,7 @@ async fn refresh_tokens_expire_when_idle_and_at_the_absolute_lifetime() {
     assert_eq!(refresh(&app, &rt).await.status(), StatusCode::BAD_REQUEST);
 
     // Absolute: used every 13 days, the grant still ends 90 days after the login.
-    let mut rt = offline_tokens(&app).await["refresh_token"]
+    let mut rt = offline_tokens(&app, "openid profile offline_access").await["refresh_token"]
         .as_str()
         .expect("rt")
         .to_owned();
@@ -682,7 +636,7 @@ async fn set_client_scope(app: &TestApp, scope: &str) {
 #[tokio::test]
 async fn a_refresh_keeps_only_what_the_client_is_still_registered_for() {
     let app = spawn_app().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid profile offline_access").await;
     let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
     // The operator takes profile away from the client.
     set_client_scope(&app, "openid email offline_access").await;

@@ -16,8 +16,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::helpers::{
-    LoginForm, Spawn, TestApp, USER_EMAIL, USER_PASSWORD, form, http_client, register_with, spawn,
-    submit,
+    LoginForm, Spawn, TestApp, UserAction, form, http_client, play_page, register_with, spawn,
 };
 
 /// Where the suite would live; its callback URLs are registered for our two clients. Nothing
@@ -373,19 +372,14 @@ impl Suite {
             if !status.is_success() {
                 return Front::Page { status, text: html };
             }
-            if html.contains("name=\"password\"") {
-                // The suite's browser task: fill the fields by name, press the button.
-                let f = LoginForm::parse(&html)
-                    .with("email", USER_EMAIL)
-                    .with("password", USER_PASSWORD);
-                res = submit(&self.browser, &f).await;
-                logins += 1;
-                continue;
-            }
-            if html.contains("name=\"decision\"") {
-                let f = LoginForm::parse(&html).with("decision", "allow");
-                res = submit(&self.browser, &f).await;
-                consents += 1;
+            // The suite's browser task: fill the fields by name, press the button (the same
+            // user the other tests play).
+            if let Some((action, next)) = play_page(&self.browser, &html).await {
+                match action {
+                    UserAction::LoggedIn => logins += 1,
+                    UserAction::Consented => consents += 1,
+                }
+                res = next;
                 continue;
             }
             if let Some(cb) = form_post_callback(&html, redirect_uri) {
