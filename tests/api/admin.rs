@@ -7,7 +7,9 @@ use std::process::{Command, Output, Stdio};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, USER_EMAIL, USER_PASSWORD, offline_tokens, spawn_app, userinfo_status};
+use crate::helpers::{
+    TestApp, USER_EMAIL, USER_PASSWORD, offline_tokens, spawn_app, userinfo_status,
+};
 
 fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sekimori"))

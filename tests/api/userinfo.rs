@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use sekimori::cli::ClientRegistration;
 
-use crate::helpers::{REDIRECT_URI, TestApp, TestClient, form, register_with, spawn_app};
 use crate::helpers::base64_decode;
+use crate::helpers::{REDIRECT_URI, TestApp, TestClient, form, register_with, spawn_app};
 
 async fn access_token(app: &TestApp, scope: &str) -> String {
     let code = app

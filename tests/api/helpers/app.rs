@@ -338,3 +338,14 @@ impl TestApp {
         format!("{}{}", self.issuer, path)
     }
 }
+
+/// A third-party client (it asks consent) whose name is hostile markup.
+pub async fn third_party(app: &TestApp) -> TestClient {
+    let mut r = ClientRegistration::new(
+        "<script>alert(1)</script>",
+        &["https://rp.example/cb".to_owned()],
+        false,
+    );
+    r.post_logout_redirect_uris = vec!["https://rp.example/bye".to_owned()];
+    register_with(&app.store, r).await
+}

@@ -2,11 +2,11 @@
 //! user playing the login and consent pages (one implementation, shared by the conformance
 //! mirror).
 
-use reqwest::header::LOCATION;
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION};
 use reqwest::{Response, StatusCode};
 use url::Url;
 
-use super::app::{TestApp, USER_EMAIL, USER_PASSWORD};
+use super::app::{TestApp, TestClient, USER_EMAIL, USER_PASSWORD};
 
 /// The first form of a page: its method, its action and every named input's value.
 pub struct LoginForm {
@@ -178,4 +178,39 @@ pub async fn play_page(browser: &reqwest::Client, html: &str) -> Option<(UserAct
     } else {
         None
     }
+}
+
+/// The login page `/authorize` shows `client` (asserting a 200).
+pub async fn login_page(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    let res = app.get_authorize(client, extra).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.expect("html")
+}
+
+/// Asserts the headers every HTML page carries: CSP, nosniff, no-referrer, no-store.
+pub fn assert_page_headers(res: &reqwest::Response) {
+    let h = res.headers();
+    let csp = h
+        .get(CONTENT_SECURITY_POLICY)
+        .expect("CSP")
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.contains("default-src 'self'") || csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(
+        h.get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    assert_eq!(
+        h.get("referrer-policy").and_then(|v| v.to_str().ok()),
+        Some("no-referrer")
+    );
+    assert_eq!(
+        h.get(CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
 }

@@ -110,7 +110,10 @@ pub fn basic(c: &TestClient) -> Option<(&str, &str)> {
 /// and `prompt=consent`; returns the token response (asserting a 200).
 pub async fn offline_tokens(app: &TestApp, scope: &str) -> Value {
     let code = app
-        .authorize_and_login(&app.confidential, &[("scope", scope), ("prompt", "consent")])
+        .authorize_and_login(
+            &app.confidential,
+            &[("scope", scope), ("prompt", "consent")],
+        )
         .await;
     let res = app.redeem(&code, &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -142,4 +145,47 @@ pub async fn userinfo(app: &TestApp, access_token: &str) -> Response {
 /// The status of [`userinfo`].
 pub async fn userinfo_status(app: &TestApp, access_token: &str) -> StatusCode {
     userinfo(app, access_token).await.status()
+}
+
+/// `POST /introspect` as `client` (Basic); asserts 200 and `no-store`, returns the JSON.
+pub async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
+    let res = app
+        .rp
+        .post(app.url("/introspect"))
+        .basic_auth(&client.client_id, client.client_secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", token)]))
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    json(res).await
+}
+
+/// `POST /revoke` as `client` (Basic) with an optional `token_type_hint`; returns the status.
+pub async fn revoke(
+    app: &TestApp,
+    client: &TestClient,
+    token: &str,
+    hint: Option<&str>,
+) -> StatusCode {
+    let mut pairs = vec![("token", token)];
+    if let Some(h) = hint {
+        pairs.push(("token_type_hint", h));
+    }
+    app.rp
+        .post(app.url("/revoke"))
+        .basic_auth(&client.client_id, client.client_secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&pairs))
+        .send()
+        .await
+        .expect("revoke")
+        .status()
 }
