@@ -19,6 +19,7 @@ mod hostile;
 mod introspect;
 mod key_rotation;
 mod keys;
+mod layering;
 mod login;
 mod logout;
 mod loopback_redirect;
