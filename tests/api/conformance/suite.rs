@@ -1,11 +1,11 @@
 //! What the OpenID conformance suite does around every module, mirrored: the https server, the
 //! two statically registered clients, discovery and JWKS checks, a cookie-keeping browser that
 //! logs in by field name, and the checks it runs on every authorization response, token
-//! response, ID token and userinfo response (../shared/OIDF-PLAN.md §1).
+//! response, ID token and userinfo response (docs/conformance.md).
 //!
 //! Outcomes follow the suite: a failed check panics (FAILED); `warn` records a WARNING and the
 //! test still passes; `skipped` ends the module as SKIPPED. Each test prints its outcome and, when
-//! `SEKIMORI_CONFORMANCE_OUT` names a file, appends one JSON line to it (docs/conformance.sh
+//! `SEKIMORI_CONFORMANCE_OUT` names a file, appends one JSON line to it (docs/conformance/report.py
 //! turns those lines into the table in docs/conformance.md).
 
 use std::io::Write;
