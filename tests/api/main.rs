@@ -11,6 +11,7 @@ mod cli;
 mod conformance;
 mod consent;
 mod discovery;
+mod error_bodies;
 mod flow;
 mod form_post;
 mod grants;
