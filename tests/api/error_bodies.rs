@@ -9,8 +9,8 @@
 //! `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the diff).
 
 use reqwest::Response;
-use serde_json::{Value, json};
 use sekimori::config::ServeConfig;
+use serde_json::{Value, json};
 
 use crate::helpers::{REDIRECT_URI, Spawn, TestApp, basic, form, spawn, spawn_app};
 
@@ -48,7 +48,10 @@ async fn seen(app: &TestApp, res: Response) -> Value {
 fn redact(app: &TestApp, v: Value) -> Value {
     let pairs = [
         (app.issuer.as_str(), "[issuer]"),
-        (app.confidential.client_id.as_str(), "[confidential client_id]"),
+        (
+            app.confidential.client_id.as_str(),
+            "[confidential client_id]",
+        ),
         (app.public.client_id.as_str(), "[public client_id]"),
     ];
     match v {
@@ -59,7 +62,9 @@ fn redact(app: &TestApp, v: Value) -> Value {
             Value::String(s)
         }
         Value::Array(a) => Value::Array(a.into_iter().map(|x| redact(app, x)).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, x)| (k, redact(app, x))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, x)| (k, redact(app, x))).collect())
+        }
         other => other,
     }
 }
@@ -184,12 +189,8 @@ async fn register_error_bodies() {
         ..Spawn::default()
     })
     .await;
-    let register = |app: &TestApp, body: Value| {
-        app.rp
-            .post(app.url("/register"))
-            .json(&body)
-            .send()
-    };
+    let register =
+        |app: &TestApp, body: Value| app.rp.post(app.url("/register")).json(&body).send();
     let mut cases = serde_json::Map::new();
     let res = register(&closed, json!({"redirect_uris": ["https://rp.example/cb"]}))
         .await

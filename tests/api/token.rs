@@ -500,20 +500,18 @@ async fn refresh_token_is_issued_with_offline_access_and_rotates() {
     assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
     // Reusing r1 (already rotated) revokes the family, r2 included.
-    let res = app
-        .post_token(
-            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
-            Some((&id, &secret)),
-        )
-        .await;
-    assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let res = app
-        .post_token(
-            &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
-            Some((&id, &secret)),
-        )
-        .await;
-    assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    for refresh_token in [&r1, &r2] {
+        let res = app
+            .post_token(
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token),
+                ],
+                Some((&id, &secret)),
+            )
+            .await;
+        assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    }
 }
 
 #[tokio::test]
