@@ -1,6 +1,6 @@
 //! Wall-clock time. Every expiry and `iat` in Sekimori comes from here, so a test can move time
 //! forward instead of sleeping, and every token's `exp` is computed at its own issue time (the
-//! tutorial computed it once at import).
+//! once-at-startup shortcut would make every token share one).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

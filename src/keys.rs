@@ -13,7 +13,7 @@
 //!
 //! Each key pair is parsed once, at load; signing never re-parses a key (jsonwebtoken 12's
 //! `encode` does, which costs 60 % of a signature). Verification goes through jsonwebtoken with
-//! the algorithm pinned to RS256 and the key chosen by `kid`, never by trying every key.
+//! the algorithm pinned to the key's own (RS256, ES256 or EdDSA) and the key chosen by `kid`, never by trying every key.
 
 use std::fs;
 use std::io::Write;
@@ -488,7 +488,7 @@ impl KeySet {
             }
             let text = fs::read_to_string(&path).map_err(io_err(&path))?;
             if !text.contains("PRIVATE KEY-----") {
-                // A public key or certificate beside the private key (the tutorial kept one).
+                // A public key or certificate beside the private key (older setups kept one).
                 continue;
             }
             let modified = entry
@@ -737,7 +737,7 @@ pub fn prunable(keys: &KeySet, now: i64, retain_secs: i64) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The public JWK of the private key in the PEM file at `path` (what the tutorial's `pem-jwk` did,
+/// The public JWK of the private key in the PEM file at `path` (what the `pem-jwk` tool prints,
 /// plus `kid`, `alg` and `use`).
 ///
 /// Errors: the file cannot be read or holds no usable private key.

@@ -421,7 +421,7 @@ fn grant_client_credentials<'a>(
     })
 }
 
-/// RFC 6749 §4.3, the legacy resource owner password credentials grant — the tutorial's flow —
+/// RFC 6749 §4.3, the legacy resource owner password credentials grant — what older applications use —
 /// only for clients registered for it. RFC 9700 §2.4: it MUST NOT be used; it exists to migrate
 /// old applications.
 fn grant_password<'a>(

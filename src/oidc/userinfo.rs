@@ -29,7 +29,7 @@ fn bearer_from_header(headers: &HeaderMap) -> Result<Option<String>, BearerError
 pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match bearer_from_header(&headers) {
         Ok(Some(token)) => respond(&state, &token).await,
-        // RFC 6750 §3.1 would send a bare challenge here; issue #2 asks for invalid_token on a
+        // RFC 6750 §3.1 would send a bare challenge here; we answer invalid_token on a
         // missing token too, as node-oidc-provider answers, so clients see one error shape.
         Ok(None) => BearerError::invalid_token("no access token provided").into_response(),
         Err(e) => e.into_response(),

@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    LoginForm, TestApp, TestClient, USER_EMAIL, USER_PASSWORD, form, fresh_database_url,
-    register_with, spawn_app,
+    LoginForm, TestApp, TestClient, USER_EMAIL, USER_PASSWORD, basic, form, fresh_database_url,
+    offline_tokens, refresh, register_with, spawn_app, userinfo,
 };
 
 /// Runs `sekimori` against the test's database; returns its output whatever the exit status.
@@ -54,26 +54,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn basic(c: &TestClient) -> Option<(&str, &str)> {
-    Some((
-        c.client_id.as_str(),
-        c.client_secret.as_deref().unwrap_or_default(),
-    ))
-}
-
-/// Logs the browser in (on the app's node) with offline_access; returns the token response.
-async fn offline_tokens(app: &TestApp) -> Value {
-    let code = app
-        .authorize_and_login(
-            &app.confidential,
-            &[("scope", "openid offline_access"), ("prompt", "consent")],
-        )
-        .await;
-    let res = app.redeem(&code, &[]).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.expect("json")
-}
-
 /// `GET /authorize` for the confidential client on the node at `base` (same issuer, another
 /// port: the browser's cookie goes along, as behind a load balancer).
 async fn authorize_on(app: &TestApp, base: &str) -> reqwest::Response {
@@ -90,26 +70,6 @@ async fn shows_login_form(res: reqwest::Response) -> bool {
             .text()
             .await
             .is_ok_and(|html| html.contains("name=\"password\""))
-}
-
-async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
-    app.post_token(
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ],
-        basic(&app.confidential),
-    )
-    .await
-}
-
-async fn userinfo(app: &TestApp, access_token: &str) -> reqwest::Response {
-    app.rp
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .expect("userinfo")
 }
 
 async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
@@ -179,7 +139,7 @@ async fn password_change_ends_browser_sessions_on_another_node_and_every_token()
     // Arrange: two nodes on one database; the browser logged in on A, with tokens.
     let app = spawn_app().await;
     let node_b = app.spawn_node().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid offline_access").await;
     let at = tokens["access_token"].as_str().expect("at");
     let rt = tokens["refresh_token"].as_str().expect("rt");
     let before = authorize_on(&app, &node_b).await;
@@ -215,7 +175,7 @@ async fn password_change_ends_browser_sessions_on_another_node_and_every_token()
 #[tokio::test]
 async fn refresh_with_a_token_from_before_a_password_change_is_invalid_grant() {
     let app = spawn_app().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid offline_access").await;
     let rt = tokens["refresh_token"].as_str().expect("rt");
     // The grant works before the change.
     let res = refresh(&app, rt).await;
@@ -261,7 +221,7 @@ async fn a_code_issued_before_a_password_change_is_not_redeemed() {
 #[tokio::test]
 async fn userinfo_with_an_access_token_from_before_a_password_change_is_invalid_token() {
     let app = spawn_app().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid offline_access").await;
     let at = tokens["access_token"].as_str().expect("at");
     assert_eq!(userinfo(&app, at).await.status(), StatusCode::OK);
 
@@ -279,7 +239,7 @@ async fn disable_ends_sessions_on_another_node_and_enable_revives_nothing() {
     // Arrange
     let app = spawn_app().await;
     let node_b = app.spawn_node().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid offline_access").await;
     let at = tokens["access_token"].as_str().expect("at");
     let rt = tokens["refresh_token"].as_str().expect("rt");
     assert_eq!(

@@ -7,7 +7,9 @@ use std::process::{Command, Output, Stdio};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, USER_EMAIL, USER_PASSWORD, spawn_app};
+use crate::helpers::{
+    TestApp, USER_EMAIL, USER_PASSWORD, offline_tokens, spawn_app, userinfo_status,
+};
 
 fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sekimori"))
@@ -37,35 +39,15 @@ fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     out
 }
 
-async fn offline_tokens(app: &TestApp) -> Value {
-    let code = app
-        .authorize_and_login(
-            &app.confidential,
-            &[("scope", "openid offline_access"), ("prompt", "consent")],
-        )
-        .await;
-    app.redeem(&code, &[]).await.json().await.expect("json")
-}
-
-async fn userinfo(app: &TestApp, at: &str) -> StatusCode {
-    app.rp
-        .get(app.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
-}
-
 #[tokio::test]
 async fn disabling_a_user_revokes_tokens_and_sessions_and_enabling_restores_login() {
     let app = spawn_app().await;
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid offline_access").await;
     let at = tokens["access_token"].as_str().expect("at");
     let rt = tokens["refresh_token"].as_str().expect("rt");
     cli(&app, &["user", "disable", USER_EMAIL], None);
 
-    assert_eq!(userinfo(&app, at).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(userinfo_status(&app, at).await, StatusCode::UNAUTHORIZED);
     let c = app.confidential.clone();
     let res = app
         .post_token(
@@ -118,11 +100,11 @@ async fn passwd_replaces_the_password_and_remove_revokes_everything() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "the new one works");
 
-    let tokens = offline_tokens(&app).await;
+    let tokens = offline_tokens(&app, "openid offline_access").await;
     let at = tokens["access_token"].as_str().expect("at");
-    assert_eq!(userinfo(&app, at).await, StatusCode::OK);
+    assert_eq!(userinfo_status(&app, at).await, StatusCode::OK);
     cli(&app, &["user", "remove", USER_EMAIL], None);
-    assert_eq!(userinfo(&app, at).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(userinfo_status(&app, at).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -136,7 +118,7 @@ async fn client_show_rotate_secret_and_remove() {
     assert!(shown.get("client_secret").is_none());
     assert!(!String::from_utf8_lossy(&serde_json::to_vec(&shown).expect("json")).contains(&old));
 
-    let tokens = offline_tokens(&app).await; // caches the client on the server
+    let tokens = offline_tokens(&app, "openid offline_access").await; // caches the client on the server
     let rotated = cli(&app, &["client", "rotate-secret", &c.client_id], None);
     let rotated: Value = serde_json::from_slice(&rotated.stdout).expect("json");
     let new = rotated["client_secret"]
@@ -161,7 +143,7 @@ async fn client_show_rotate_secret_and_remove() {
 
     cli(&app, &["client", "remove", &c.client_id], None);
     let at = refreshed["access_token"].as_str().expect("at");
-    assert_eq!(userinfo(&app, at).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(userinfo_status(&app, at).await, StatusCode::UNAUTHORIZED);
     let list = cli(&app, &["client", "list"], None);
     assert!(!String::from_utf8_lossy(&list.stdout).contains(&c.client_id));
 }

@@ -93,20 +93,23 @@ async fn authorize_with_repeated_parameter_redirects_invalid_request() {
 #[tokio::test]
 async fn authorize_refuses_request_objects_explicitly() {
     let app = spawn_app().await;
-    let res = app
-        .get_authorize(
-            &app.confidential,
-            &[("request", "eyJhbGciOiJub25lIn0.e30.")],
-        )
-        .await;
-    assert_error_redirect(&res, &app.issuer, "request_not_supported");
-    let res = app
-        .get_authorize(
-            &app.confidential,
-            &[("request_uri", "https://rp.example/req.jwt")],
-        )
-        .await;
-    assert_error_redirect(&res, &app.issuer, "request_uri_not_supported");
+    for (param, value, error) in [
+        (
+            "request",
+            "eyJhbGciOiJub25lIn0.e30.",
+            "request_not_supported",
+        ),
+        (
+            "request_uri",
+            "https://rp.example/req.jwt",
+            "request_uri_not_supported",
+        ),
+    ] {
+        let res = app
+            .get_authorize(&app.confidential, &[(param, value)])
+            .await;
+        assert_error_redirect(&res, &app.issuer, error);
+    }
 }
 
 #[tokio::test]
@@ -168,22 +171,15 @@ async fn public_client_must_use_pkce_s256() {
 #[tokio::test]
 async fn authorize_rejects_malformed_max_age_and_prompt() {
     let app = spawn_app().await;
-    let res = app
-        .get_authorize(&app.confidential, &[("max_age", "-1")])
-        .await;
-    assert_error_redirect(&res, &app.issuer, "invalid_request");
-    let res = app
-        .get_authorize(&app.confidential, &[("max_age", "soon")])
-        .await;
-    assert_error_redirect(&res, &app.issuer, "invalid_request");
-    let res = app
-        .get_authorize(&app.confidential, &[("prompt", "none login")])
-        .await;
-    assert_error_redirect(&res, &app.issuer, "invalid_request");
-    let res = app
-        .get_authorize(&app.confidential, &[("prompt", "bogus")])
-        .await;
-    assert_error_redirect(&res, &app.issuer, "invalid_request");
+    for bad in [
+        ("max_age", "-1"),
+        ("max_age", "soon"),
+        ("prompt", "none login"),
+        ("prompt", "bogus"),
+    ] {
+        let res = app.get_authorize(&app.confidential, &[bad]).await;
+        assert_error_redirect(&res, &app.issuer, "invalid_request");
+    }
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ async fn token_kid(app: &TestApp, base: &str, client: &TestClient) -> String {
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.expect("json");
     let jwt = body["access_token"].as_str().expect("access_token");
-    let header: Value = serde_json::from_slice(&crate::token::base64_decode(
+    let header: Value = serde_json::from_slice(&crate::helpers::base64_decode(
         jwt.split('.').next().expect("header"),
     ))
     .expect("header json");

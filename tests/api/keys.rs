@@ -68,7 +68,7 @@ async fn tutorial_key_is_used(traditional: bool) {
     }
     let code = app.authorize_and_login(&app.confidential, &[]).await;
     let body: Value = app.redeem(&code, &[]).await.json().await.expect("json");
-    let header: Value = serde_json::from_slice(&crate::token::base64_decode(
+    let header: Value = serde_json::from_slice(&crate::helpers::base64_decode(
         body["id_token"]
             .as_str()
             .expect("id")

@@ -11,12 +11,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
 use crate::helpers::{
-    REDIRECT_URI, Spawn, TestApp, form, location_params, param, spawn, spawn_app,
+    REDIRECT_URI, Spawn, TestApp, form, json, location_params, param, spawn, spawn_app,
 };
-
-async fn json(res: reqwest::Response) -> Value {
-    res.json().await.expect("JSON body")
-}
 
 /// Fires `n` identical token requests at once; returns (successes, invalid_grant count).
 async fn race(app: &TestApp, pairs: Vec<(String, String)>, n: usize) -> (usize, usize) {

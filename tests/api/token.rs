@@ -4,11 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use serde_json::Value;
 
-use crate::helpers::{REDIRECT_URI, TestApp, pkce_pair, spawn_app};
-
-async fn json(res: reqwest::Response) -> Value {
-    res.json().await.expect("JSON body")
-}
+use crate::helpers::{REDIRECT_URI, TestApp, base64_decode, json, pkce_pair, spawn_app};
 
 /// Asserts a §5.2 error with `Cache-Control: no-store`.
 async fn assert_token_error(res: reqwest::Response, status: StatusCode, error: &str) {
@@ -75,13 +71,6 @@ async fn code_exchange_returns_tokens_with_no_store() {
         assert!(claims.get(claim).is_some(), "access token has {claim}");
     }
     assert_eq!(claims["client_id"], app.confidential.client_id.as_str());
-}
-
-pub fn base64_decode(s: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .expect("base64url")
 }
 
 #[tokio::test]
@@ -511,20 +500,18 @@ async fn refresh_token_is_issued_with_offline_access_and_rotates() {
     assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
     // Reusing r1 (already rotated) revokes the family, r2 included.
-    let res = app
-        .post_token(
-            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
-            Some((&id, &secret)),
-        )
-        .await;
-    assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let res = app
-        .post_token(
-            &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
-            Some((&id, &secret)),
-        )
-        .await;
-    assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    for refresh_token in [&r1, &r2] {
+        let res = app
+            .post_token(
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token),
+                ],
+                Some((&id, &secret)),
+            )
+            .await;
+        assert_token_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    }
 }
 
 #[tokio::test]

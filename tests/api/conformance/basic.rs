@@ -1,6 +1,6 @@
 //! `oidcc-basic-certification-test-plan` (38 modules), and the same modules with
 //! `response_mode=form_post` as `oidcc-formpost-basic-certification-test-plan`
-//! (../shared/OIDF-PLAN.md §2, §4). One function per module; the macro at the bottom makes one
+//! (docs/conformance.md). One function per module; the macro at the bottom makes one
 //! test per module and plan, named after the module.
 
 use reqwest::StatusCode;

@@ -1,5 +1,5 @@
 //! `oidcc-config-certification-test-plan`: oidcc-discovery-endpoint-verification
-//! (../shared/OIDF-PLAN.md §3; OpenID Connect Discovery 1.0 §3, §4).
+//! (docs/conformance.md; OpenID Connect Discovery 1.0 §3, §4).
 
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! `oidcc-rp-initiated-logout-certification-test-plan` (../shared/OIDF-PLAN.md §4; OpenID Connect
+//! `oidcc-rp-initiated-logout-certification-test-plan` (docs/conformance.md; OpenID Connect
 //! RP-Initiated Logout 1.0 §2, §3): the OP redirects to a registered post_logout_redirect_uri
 //! only when the request proves which client asks (a valid id_token_hint) and the URI matches
 //! exactly; otherwise it shows an error or asks the person, and never redirects.

@@ -1,11 +1,11 @@
 //! What the OpenID conformance suite does around every module, mirrored: the https server, the
 //! two statically registered clients, discovery and JWKS checks, a cookie-keeping browser that
 //! logs in by field name, and the checks it runs on every authorization response, token
-//! response, ID token and userinfo response (../shared/OIDF-PLAN.md §1).
+//! response, ID token and userinfo response (docs/conformance.md).
 //!
 //! Outcomes follow the suite: a failed check panics (FAILED); `warn` records a WARNING and the
 //! test still passes; `skipped` ends the module as SKIPPED. Each test prints its outcome and, when
-//! `SEKIMORI_CONFORMANCE_OUT` names a file, appends one JSON line to it (docs/conformance.sh
+//! `SEKIMORI_CONFORMANCE_OUT` names a file, appends one JSON line to it (docs/conformance/report.py
 //! turns those lines into the table in docs/conformance.md).
 
 use std::io::Write;
@@ -16,8 +16,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::helpers::{
-    LoginForm, Spawn, TestApp, USER_EMAIL, USER_PASSWORD, form, http_client, register_with, spawn,
-    submit,
+    LoginForm, Spawn, TestApp, UserAction, form, http_client, play_page, register_with, spawn,
 };
 
 /// Where the suite would live; its callback URLs are registered for our two clients. Nothing
@@ -373,19 +372,14 @@ impl Suite {
             if !status.is_success() {
                 return Front::Page { status, text: html };
             }
-            if html.contains("name=\"password\"") {
-                // The suite's browser task: fill the fields by name, press the button.
-                let f = LoginForm::parse(&html)
-                    .with("email", USER_EMAIL)
-                    .with("password", USER_PASSWORD);
-                res = submit(&self.browser, &f).await;
-                logins += 1;
-                continue;
-            }
-            if html.contains("name=\"decision\"") {
-                let f = LoginForm::parse(&html).with("decision", "allow");
-                res = submit(&self.browser, &f).await;
-                consents += 1;
+            // The suite's browser task: fill the fields by name, press the button (the same
+            // user the other tests play).
+            if let Some((action, next)) = play_page(&self.browser, &html).await {
+                match action {
+                    UserAction::LoggedIn => logins += 1,
+                    UserAction::Consented => consents += 1,
+                }
+                res = next;
                 continue;
             }
             if let Some(cb) = form_post_callback(&html, redirect_uri) {
