@@ -15,6 +15,7 @@ pub mod registration;
 pub mod response;
 pub mod revoke;
 pub mod token;
+pub mod types;
 
 use axum::Router;
 use axum::routing::post;

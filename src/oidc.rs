@@ -1,6 +1,7 @@
 //! OpenID Connect: discovery (Discovery 1.0 §3–4), the JWKS (RFC 7517), ID tokens (Core §2) and
 //! userinfo (Core §5.3).
 
+pub mod claims;
 pub mod discovery;
 pub mod id_token;
 pub mod userinfo;

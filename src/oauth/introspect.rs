@@ -16,7 +16,7 @@ use super::access_token::{self, Rejected};
 use super::error::{TokenError, TokenErrorCode};
 use super::revoke::token_request;
 use crate::app::AppState;
-use crate::crypto::sha256_hex;
+use super::types::RefreshToken;
 
 /// `POST /introspect`.
 pub async fn introspect_post(
@@ -59,7 +59,7 @@ pub async fn introspect_post(
             Ok(_) | Err(Rejected::Invalid(_)) => {
                 // Not a live access token of this client: perhaps a refresh token.
                 let now = state.clock.now();
-                let live = match state.store.find_refresh_token(&sha256_hex(token)).await {
+                let live = match state.store.find_refresh_token(&RefreshToken::new(token).hash()).await {
                     Ok(Some(r))
                         if r.client_id == client.client_id
                             && r.rotated_at.is_none()

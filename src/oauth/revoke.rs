@@ -16,7 +16,7 @@ use super::error::{TokenError, TokenErrorCode};
 use super::params::Params;
 use super::token::is_form;
 use crate::app::AppState;
-use crate::crypto::sha256_hex;
+use super::types::RefreshToken;
 use crate::oauth::access_token::AccessTokenClaims;
 use std::sync::Arc;
 
@@ -91,7 +91,7 @@ pub async fn revoke_post(
             state.store.deny(&claims.jti, claims.exp).await
         }
         Some(_) => Ok(()),
-        None => match state.store.find_refresh_token(&sha256_hex(token)).await {
+        None => match state.store.find_refresh_token(&RefreshToken::new(token).hash()).await {
             Ok(Some(row)) if row.client_id == client.client_id => {
                 tracing::info!(client_id = %client.client_id, "refresh token revoked with its grant");
                 state

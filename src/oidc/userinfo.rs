@@ -176,8 +176,7 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
             return Err(BearerError::invalid_token("the access token is invalid"));
         }
     };
-    let scopes: Vec<&str> = claims.scope.split(' ').collect();
-    if !scopes.contains(&"openid") {
+    if !claims.scope.contains(crate::oidc::claims::OPENID) {
         return Err(BearerError::Bearer {
             code: BearerErrorCode::InsufficientScope,
             description: "the access token lacks the openid scope",
@@ -193,9 +192,10 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
         )
         .await?
         .ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
-    let released = scopes
+    let released = claims
+        .scope
         .iter()
-        .flat_map(|s| crate::oauth::authorize::claims_of_scope(s))
+        .flat_map(crate::oidc::claims::claims_of_scope)
         .copied();
     let mut out = user_claims(&user, released);
     out.insert("sub".into(), json!(user.sub));

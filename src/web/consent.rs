@@ -19,6 +19,7 @@ use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, issue_code};
 use crate::oauth::error::AuthorizeErrorCode;
 use crate::oauth::params::Params;
 use crate::oauth::response::see_other;
+use crate::oauth::types::Scope;
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -72,11 +73,7 @@ pub async fn show_consent(
         t: lang.texts(),
         action: &action,
         client_name: &req.client_name,
-        scopes: req
-            .scope
-            .split(' ')
-            .map(|s| lang.scope_description(s))
-            .collect(),
+        scopes: req.scope.iter().map(|s| lang.scope_description(s)).collect(),
         email: &user.email,
         request_id: &id,
         csrf_token: &csrf,
@@ -149,18 +146,13 @@ pub async fn consent_post(
     match params.get("decision") {
         Some("allow") => {
             let earlier = match state.store.find_consent(&sso.sub, &req.client_id).await {
-                Ok(c) => c.map(|c| c.scope).unwrap_or_default(),
+                Ok(c) => Scope::parse(&c.map(|c| c.scope).unwrap_or_default()),
                 Err(_) => return error_page(lang, PageError::Unavailable),
             };
-            let mut scopes: Vec<&str> = earlier.split(' ').filter(|s| !s.is_empty()).collect();
-            for s in req.scope.split(' ') {
-                if !scopes.contains(&s) {
-                    scopes.push(s);
-                }
-            }
+            let scopes = earlier.union(&req.scope);
             if let Err(e) = state
                 .store
-                .save_consent(&sso.sub, &req.client_id, &scopes.join(" "), now)
+                .save_consent(&sso.sub, &req.client_id, &scopes.to_string(), now)
                 .await
             {
                 tracing::error!(error = %e, "cannot save consent");
@@ -176,7 +168,7 @@ pub async fn consent_post(
                 .sub(&sso.sub)
                 .client(&req.client_id)
                 .origin(&origin)
-                .detail(format!("scope {:?}", req.scope))
+                .detail(format!("scope {:?}", req.scope.to_string()))
                 .emit();
             see_other(issue_code(&state, &req, &sso).await)
         }

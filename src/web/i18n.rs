@@ -3,6 +3,8 @@
 
 use axum::http::{HeaderMap, header};
 
+use crate::oidc::claims::ConsentText;
+
 /// A page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Lang {
@@ -56,25 +58,34 @@ impl Lang {
         ranked.first().map_or(Self::En, |(_, l)| *l)
     }
 
-    /// What granting `scope` shares, in plain words.
+    /// What granting `scope` shares, in plain words: the catalog's sentence for a standard
+    /// scope (`oidc::claims`), else the scope named as a permission.
     pub fn scope_description(self, scope: &str) -> String {
-        match (self, scope) {
-            (Self::En, "openid") => "Know who you are (your account identifier)".into(),
-            (Self::Ja, "openid") => "あなたが誰かを知る（アカウント識別子）".into(),
-            (Self::En, "profile") => "See your name and profile".into(),
-            (Self::Ja, "profile") => "名前とプロフィールを参照する".into(),
-            (Self::En, "email") => "See your email address".into(),
-            (Self::Ja, "email") => "メールアドレスを参照する".into(),
-            (Self::En, "address") => "See your postal address".into(),
-            (Self::Ja, "address") => "住所を参照する".into(),
-            (Self::En, "phone") => "See your phone number".into(),
-            (Self::Ja, "phone") => "電話番号を参照する".into(),
-            (Self::En, "offline_access") => {
-                "Stay connected: access the above while you are away".into()
-            }
-            (Self::Ja, "offline_access") => "接続を維持する: 不在時も上記にアクセスする".into(),
-            (Self::En, other) => format!("Use the permission \u{201c}{other}\u{201d}"),
-            (Self::Ja, other) => format!("権限「{other}」を使用する"),
+        match crate::oidc::claims::scope(scope) {
+            Some(info) => self.consent_text(info.consent).into(),
+            None => match self {
+                Self::En => format!("Use the permission \u{201c}{scope}\u{201d}"),
+                Self::Ja => format!("権限「{scope}」を使用する"),
+            },
+        }
+    }
+
+    /// The consent page's sentence for a standard scope.
+    pub fn consent_text(self, text: ConsentText) -> &'static str {
+        use ConsentText as C;
+        match (self, text) {
+            (Self::En, C::Identity) => "Know who you are (your account identifier)",
+            (Self::Ja, C::Identity) => "あなたが誰かを知る（アカウント識別子）",
+            (Self::En, C::Profile) => "See your name and profile",
+            (Self::Ja, C::Profile) => "名前とプロフィールを参照する",
+            (Self::En, C::Email) => "See your email address",
+            (Self::Ja, C::Email) => "メールアドレスを参照する",
+            (Self::En, C::Address) => "See your postal address",
+            (Self::Ja, C::Address) => "住所を参照する",
+            (Self::En, C::Phone) => "See your phone number",
+            (Self::Ja, C::Phone) => "電話番号を参照する",
+            (Self::En, C::OfflineAccess) => "Stay connected: access the above while you are away",
+            (Self::Ja, C::OfflineAccess) => "接続を維持する: 不在時も上記にアクセスする",
         }
     }
 
