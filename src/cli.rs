@@ -10,7 +10,7 @@ use crate::app::Application;
 use crate::audit::{Audit, Event};
 use crate::clock::Clock;
 use crate::config::{CommonConfig, FileConfig, ServeConfig};
-use crate::crypto::{random_identifier, random_token, sha256_hex};
+use crate::crypto::{TokenHash, random_identifier, random_token, sha256_hex};
 use crate::keys::Alg;
 use crate::store::{NewClient, NewUser, Store};
 
@@ -556,7 +556,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             for u in store.list_users().await? {
-                let status = if u.disabled != 0 {
+                let status = if u.disabled {
                     "disabled"
                 } else {
                     "active"
@@ -566,9 +566,9 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                         "{}",
                         serde_json::json!({
                             "sub": u.sub, "email": u.email, "name": u.name, "status": status,
-                            "email_verified": u.email_verified != 0,
+                            "email_verified": u.email_verified,
                             "phone_number": u.phone_number,
-                            "phone_number_verified": u.phone_number_verified != 0,
+                            "phone_number_verified": u.phone_number_verified,
                             "address": u.address.as_deref()
                                 .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
                             "created_at": u.created_at, "updated_at": u.updated_at,
@@ -817,7 +817,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 random_token(32).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
             let now = Clock::system().now();
             store
-                .insert_initial_token(&sha256_hex(&token), now + ttl_secs, now)
+                .insert_initial_token(&TokenHash::of(&token), now + ttl_secs, now)
                 .await?;
             println!(
                 "{}",
@@ -903,7 +903,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             let secret =
                 random_token(32).map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
             store
-                .set_client_secret(&client_id, &sha256_hex(&secret))
+                .set_client_secret(&client_id, &TokenHash::of(&secret))
                 .await?;
             eprintln!(
                 "new secret set; the old one stops working on every node within {} s",
@@ -1612,7 +1612,7 @@ async fn seed_demo(store: &Store, issuer: &str) -> anyhow::Result<()> {
         Some(c) => {
             let secret = random_token(32).map_err(|_| rng())?;
             store
-                .set_client_secret(&c.client_id, &sha256_hex(&secret))
+                .set_client_secret(&c.client_id, &TokenHash::of(&secret))
                 .await?;
             (c.client_id, secret)
         }

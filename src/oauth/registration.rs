@@ -23,7 +23,8 @@ use crate::app::AppState;
 use crate::audit::{Audit, Event};
 use crate::cli::ClientRegistration;
 use crate::client_addr::RequestOrigin;
-use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::crypto::random_token;
+use crate::oauth::types::{InitialAccessToken, RegistrationAccessToken};
 use crate::keys::Alg;
 use crate::store::{Client, NewClient};
 
@@ -417,7 +418,7 @@ pub async fn register_post(
             Some(t) => {
                 state
                     .store
-                    .consume_initial_token(&sha256_hex(t), now)
+                    .consume_initial_token(&InitialAccessToken::new(t).hash(), now)
                     .await?
             }
             None => false,
@@ -426,8 +427,10 @@ pub async fn register_post(
             return Err(RegistrationError::InvalidToken);
         }
     }
-    let registration_token = random_token(32).map_err(|_| bad_meta("rng failure"))?;
-    registration.registration_token_hash = Some(sha256_hex(&registration_token));
+    let registration_token = RegistrationAccessToken::new(
+        random_token(32).map_err(|_| bad_meta("rng failure"))?,
+    );
+    registration.registration_token_hash = Some(registration_token.hash().as_str().to_owned());
     // validate() already ran every client-side check; what can fail here is ours, and its
     // text (SQL, say) is not for the client.
     let created = crate::cli::add_client(&state.store, &registration)
@@ -443,7 +446,7 @@ pub async fn register_post(
         .await?
         .ok_or_else(|| bad_meta("registration failed"))?;
     let mut out = metadata_json(&state, &client);
-    out["registration_access_token"] = json!(registration_token);
+    out["registration_access_token"] = json!(registration_token.expose());
     if let Some(secret) = created.get("client_secret") {
         out["client_secret"] = secret.clone();
         out["client_secret_expires_at"] = json!(0);
@@ -473,7 +476,7 @@ async fn authorized_client(
     let ok = client
         .registration_token_hash
         .as_deref()
-        .is_some_and(|h| constant_time_eq(h.as_bytes(), sha256_hex(token).as_bytes()));
+        .is_some_and(|h| RegistrationAccessToken::new(token).hash().ct_eq(h));
     if ok {
         Ok(client)
     } else {

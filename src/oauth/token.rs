@@ -29,8 +29,9 @@ use crate::web::throttle::{LoginOutcome, MAX_EMAIL_BYTES, attempt_login};
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 ///
-/// Units: `expires_in` is seconds from now.
-#[derive(Debug, Serialize)]
+/// Units: `expires_in` is seconds from now. `Debug` shows which tokens are present, never
+/// their values.
+#[derive(Serialize)]
 pub struct TokenResponse {
     /// RFC 9068 JWT access token.
     pub access_token: String,
@@ -46,6 +47,20 @@ pub struct TokenResponse {
     /// A refresh token, when `offline_access` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |t: &Option<String>| t.as_ref().map(|_| "***");
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("id_token", &redacted(&self.id_token))
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .finish()
+    }
 }
 
 impl IntoResponse for TokenResponse {

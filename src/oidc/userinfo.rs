@@ -215,13 +215,13 @@ pub fn user_claims<'a>(
             "preferred_username" => json!(user.email),
             "updated_at" => json!(user.updated_at),
             "email" => json!(user.email),
-            "email_verified" => json!(user.email_verified != 0),
+            "email_verified" => json!(user.email_verified),
             "phone_number" => match &user.phone_number {
                 Some(p) => json!(p),
                 None => continue,
             },
             "phone_number_verified" if user.phone_number.is_some() => {
-                json!(user.phone_number_verified != 0)
+                json!(user.phone_number_verified)
             }
             // Stored as a JSON object by `user update --address`; anything else is not shown.
             "address" => match user
