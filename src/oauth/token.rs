@@ -675,3 +675,23 @@ fn issue_tokens(
         refresh_token,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_response_debug_shows_no_token() {
+        let res = TokenResponse {
+            access_token: "at-secret".into(),
+            token_type: "Bearer",
+            expires_in: 60,
+            scope: Scope::parse("openid"),
+            id_token: Some("idt-secret".into()),
+            refresh_token: None,
+        };
+        let shown = format!("{res:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("refresh_token: None"), "{shown}");
+    }
+}

@@ -466,3 +466,31 @@ impl Store {
         Ok(problems)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_become_bools_and_debug_hides_the_password_hash() {
+        let user = User::from(UserRow {
+            sub: "u1".into(),
+            email: "a@example.com".into(),
+            name: "A".into(),
+            email_verified: 1,
+            disabled: 0,
+            password_hash: "$argon2id$v=19$secret".into(),
+            created_at: 1,
+            updated_at: 2,
+            phone_number: None,
+            phone_number_verified: 0,
+            address: None,
+            security_stamp: 3,
+        });
+        assert!(user.email_verified && !user.disabled && !user.phone_number_verified);
+        assert!(user.is_current(3) && !user.is_current(2));
+        let shown = format!("{user:?}");
+        assert!(!shown.contains("argon2id"), "{shown}");
+        assert!(shown.contains("password_hash: \"***\""), "{shown}");
+    }
+}

@@ -279,4 +279,27 @@ mod tests {
             "ログインの試行回数が多すぎます。1 秒後にもう一度お試しください。"
         );
     }
+
+    #[test]
+    fn every_catalog_scope_has_its_own_sentence_in_each_language() {
+        for lang in [Lang::En, Lang::Ja] {
+            let texts: Vec<String> = crate::oidc::claims::SCOPES
+                .iter()
+                .map(|s| lang.scope_description(s.name))
+                .collect();
+            for (i, t) in texts.iter().enumerate() {
+                assert!(!texts[i + 1..].contains(t), "{t}");
+                assert!(!t.contains('\u{201c}') && !t.contains('「'), "{t}");
+            }
+        }
+        assert_eq!(
+            Lang::En.scope_description("offline_access"),
+            "Stay connected: access the above while you are away"
+        );
+        assert_eq!(
+            Lang::En.scope_description("read:files"),
+            "Use the permission \u{201c}read:files\u{201d}"
+        );
+        assert_eq!(Lang::Ja.scope_description("x"), "権限「x」を使用する");
+    }
 }
