@@ -556,11 +556,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             for u in store.list_users().await? {
-                let status = if u.disabled {
-                    "disabled"
-                } else {
-                    "active"
-                };
+                let status = if u.disabled { "disabled" } else { "active" };
                 if json {
                     println!(
                         "{}",

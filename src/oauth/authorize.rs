@@ -18,12 +18,12 @@ use super::params::Params;
 use super::pkce;
 use super::redirect_uri;
 use super::response::{ResponseMode, deliver};
-use super::types::{AuthorizationCode, Scope};
+use super::types::{AuthorizationCode, ClientId, RedirectUri, Scope};
 use crate::app::AppState;
 use crate::audit::{Audit, Event, Origin};
 use crate::client_addr::RequestOrigin;
-use crate::oidc::claims;
 use crate::crypto::random_token;
+use crate::oidc::claims;
 use crate::store::NewAuthorizationCode;
 use crate::web::i18n::Lang;
 use crate::web::pages::{self, PageError};
@@ -33,12 +33,12 @@ use crate::web::session;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The client's display name (escaped wherever shown).
     pub client_name: String,
     /// The request's redirect_uri: a registered one, or (RFC 8252 §7.3) a registered loopback
     /// URI with the port the native app listens on.
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     /// Scopes to grant (requested ∩ supported ∩ allowed for the client); a space-delimited
     /// string in the session.
     pub scope: Scope,
@@ -102,7 +102,7 @@ impl ErrorRedirect {
         description: &str,
     ) -> Self {
         Self {
-            redirect_uri: req.redirect_uri.clone(),
+            redirect_uri: req.redirect_uri.to_string(),
             response_mode: req.response_mode,
             state: req.state.clone(),
             code,
@@ -415,9 +415,9 @@ pub async fn validate(
         (h, v) => h.or(v),
     };
     Ok(AuthorizationRequest {
-        client_id: client.client_id.clone(),
+        client_id: ClientId::new(client.client_id.clone()),
         client_name: client.name.clone(),
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri: RedirectUri::new(redirect_uri),
         scope: granted,
         state: client_state,
         nonce: params.get("nonce").map(str::to_owned),

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use super::access_token::{self, Rejected};
 use super::error::{TokenError, TokenErrorCode};
 use super::revoke::token_request;
-use crate::app::AppState;
 use super::types::RefreshToken;
+use crate::app::AppState;
 
 /// `POST /introspect`.
 pub async fn introspect_post(
@@ -59,7 +59,11 @@ pub async fn introspect_post(
             Ok(_) | Err(Rejected::Invalid(_)) => {
                 // Not a live access token of this client: perhaps a refresh token.
                 let now = state.clock.now();
-                let live = match state.store.find_refresh_token(&RefreshToken::new(token).hash()).await {
+                let live = match state
+                    .store
+                    .find_refresh_token(&RefreshToken::new(token).hash())
+                    .await
+                {
                     Ok(Some(r))
                         if r.client_id == client.client_id
                             && r.rotated_at.is_none()

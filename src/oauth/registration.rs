@@ -24,8 +24,8 @@ use crate::audit::{Audit, Event};
 use crate::cli::ClientRegistration;
 use crate::client_addr::RequestOrigin;
 use crate::crypto::random_token;
-use crate::oauth::types::{InitialAccessToken, RegistrationAccessToken};
 use crate::keys::Alg;
+use crate::oauth::types::{InitialAccessToken, RegistrationAccessToken};
 use crate::store::{Client, NewClient};
 
 /// Default of `--registration-scopes`: the OpenID Connect scopes (OIDC Core §5.4, §11).
@@ -427,9 +427,8 @@ pub async fn register_post(
             return Err(RegistrationError::InvalidToken);
         }
     }
-    let registration_token = RegistrationAccessToken::new(
-        random_token(32).map_err(|_| bad_meta("rng failure"))?,
-    );
+    let registration_token =
+        RegistrationAccessToken::new(random_token(32).map_err(|_| bad_meta("rng failure"))?);
     registration.registration_token_hash = Some(registration_token.hash().as_str().to_owned());
     // validate() already ran every client-side check; what can fail here is ours, and its
     // text (SQL, say) is not for the client.

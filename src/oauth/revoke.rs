@@ -15,8 +15,8 @@ use super::client_auth::authenticate_client;
 use super::error::{TokenError, TokenErrorCode};
 use super::params::Params;
 use super::token::is_form;
-use crate::app::AppState;
 use super::types::RefreshToken;
+use crate::app::AppState;
 use crate::oauth::access_token::AccessTokenClaims;
 use std::sync::Arc;
 
@@ -91,7 +91,11 @@ pub async fn revoke_post(
             state.store.deny(&claims.jti, claims.exp).await
         }
         Some(_) => Ok(()),
-        None => match state.store.find_refresh_token(&RefreshToken::new(token).hash()).await {
+        None => match state
+            .store
+            .find_refresh_token(&RefreshToken::new(token).hash())
+            .await
+        {
             Ok(Some(row)) if row.client_id == client.client_id => {
                 tracing::info!(client_id = %client.client_id, "refresh token revoked with its grant");
                 state

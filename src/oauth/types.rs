@@ -12,7 +12,6 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-
 /// Whether `s` is an RFC 6749 §3.3 scope-token: one or more `NQCHAR`
 /// (`%x21 / %x23-5B / %x5D-7E`, that is printable ASCII but space, `"` and `\`).
 ///
@@ -201,6 +200,13 @@ macro_rules! exact_string {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
             }
         }
 

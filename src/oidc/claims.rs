@@ -191,7 +191,11 @@ mod tests {
 
     #[test]
     fn only_openid_and_offline_access_need_a_user() {
-        let needing: Vec<_> = SCOPES.iter().filter(|s| s.needs_user).map(|s| s.name).collect();
+        let needing: Vec<_> = SCOPES
+            .iter()
+            .filter(|s| s.needs_user)
+            .map(|s| s.name)
+            .collect();
         assert_eq!(needing, [OPENID, OFFLINE_ACCESS]);
         assert!(!needs_user("custom"));
     }

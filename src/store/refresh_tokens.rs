@@ -172,7 +172,10 @@ impl Store {
     }
 
     /// A refresh token by hash, whatever its state.
-    pub async fn find_refresh_token(&self, token_hash: &TokenHash) -> Result<Option<RefreshTokenRow>> {
+    pub async fn find_refresh_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRow>> {
         Ok(sqlx::query_as::<_, RefreshTokenRow>(
             "SELECT * FROM refresh_tokens WHERE token_hash = $1",
         )

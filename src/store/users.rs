@@ -250,14 +250,14 @@ impl Store {
     /// [`User::is_current`]): one indexed read, the check behind browser sessions, codes and
     /// refresh tokens.
     pub async fn current_user(&self, sub: &str, security_stamp: i64) -> Result<Option<User>> {
-        Ok(
-            sqlx::query_as::<_, UserRow>(&format!("SELECT * FROM users WHERE sub = $1 AND {CURRENT}"))
-                .bind(sub)
-                .bind(security_stamp)
-                .fetch_optional(self.pool())
-                .await?
-                .map(User::from),
-        )
+        Ok(sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT * FROM users WHERE sub = $1 AND {CURRENT}"
+        ))
+        .bind(sub)
+        .bind(security_stamp)
+        .fetch_optional(self.pool())
+        .await?
+        .map(User::from))
     }
 
     /// The user with this subject identifier, if any.

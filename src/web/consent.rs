@@ -73,7 +73,11 @@ pub async fn show_consent(
         t: lang.texts(),
         action: &action,
         client_name: &req.client_name,
-        scopes: req.scope.iter().map(|s| lang.scope_description(s)).collect(),
+        scopes: req
+            .scope
+            .iter()
+            .map(|s| lang.scope_description(s))
+            .collect(),
         email: &user.email,
         request_id: &id,
         csrf_token: &csrf,
