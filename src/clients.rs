@@ -484,7 +484,7 @@ pub async fn rotate_secret(store: &Store, client_id: &str) -> Result<String, Cli
     }
     let secret = random_token(32).map_err(|_| ClientError::Random)?;
     store
-        .set_client_secret(client_id, &sha256_hex(&secret))
+        .set_client_secret(client_id, &crate::crypto::TokenHash::of(&secret))
         .await?;
     Ok(secret)
 }
@@ -501,7 +501,7 @@ pub async fn issue_initial_token(
     let token = random_token(32).map_err(|_| ClientError::Random)?;
     let now = clock.now();
     store
-        .insert_initial_token(&sha256_hex(&token), now + ttl_secs, now)
+        .insert_initial_token(&crate::crypto::TokenHash::of(&token), now + ttl_secs, now)
         .await?;
     Ok(token)
 }

@@ -53,6 +53,44 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// The SHA-256 (lower-case hex) of a secret we issued: what the store keeps and looks up by.
+///
+/// Store functions take this type rather than `&str` for secrets, so a raw code, token or
+/// secret cannot be bound into SQL by mistake. Made only by hashing (the secret newtypes'
+/// `hash()` in `oauth::types`) or from a value read back from the database. Our secrets are
+/// 256-bit random values, so a fast hash suffices (see the module doc).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// The hash of `secret`.
+    pub fn of(secret: &str) -> Self {
+        Self(sha256_hex(secret))
+    }
+
+    /// A hash as stored in the database (already hex).
+    pub fn from_stored(hex: impl Into<String>) -> Self {
+        Self(hex.into())
+    }
+
+    /// The hex digest, for binding into SQL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with a stored hex digest.
+    pub fn ct_eq(&self, stored: &str) -> bool {
+        constant_time_eq(self.0.as_bytes(), stored.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    /// A prefix tells hashes apart in a log; the rest need not be spread.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({}…)", self.0.get(..8).unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,7 +120,9 @@ impl Demo {
         };
         if store.find_client(CLIENT_ID).await?.is_some() {
             store.update_client(client()).await?;
-            store.set_client_secret(CLIENT_ID, &secret_hash).await?;
+            store
+                .set_client_secret(CLIENT_ID, &crate::crypto::TokenHash::of(&secret))
+                .await?;
         } else {
             store.create_client(client()).await?;
         }

@@ -12,13 +12,16 @@
 //! - [`app`]: shared state, the router, binding and serving, `/healthz` and `/readyz`.
 //! - [`server`]: the accept loop: header read timeout, connection limit, graceful stop.
 //! - [`clock`]: the only source of wall-clock time, settable in tests.
-//! - [`crypto`]: random secrets, SHA-256 digests and constant-time comparison.
+//! - [`crypto`]: random secrets, SHA-256 digests (`TokenHash`, the only key store lookups of
+//!   secrets take) and constant-time comparison.
 //! - [`keys`]: signing keys in the key folder, `kid` thumbprints (RFC 7638), the JWKS (RFC 7517).
 //! - [`email`]: the one email normalization (NFC, PRECIS local part, IDNA domain; RFC 8265).
 //! - [`password`]: argon2id hashing and bounded verification.
 //! - [`store`]: sqlx repositories over SQLite or PostgreSQL (users, clients, codes, tokens, sessions).
-//! - [`oauth`]: RFC 6749 endpoints: authorize, token, client authentication, PKCE, error enums.
-//! - [`oidc`]: OpenID Connect: discovery, ID tokens, access tokens, userinfo.
+//! - [`oauth`]: RFC 6749 endpoints: authorize, token, client authentication, PKCE, error enums;
+//!   `oauth::types`: `Scope`, identifiers and the secret newtypes.
+//! - [`oidc`]: OpenID Connect: discovery, ID tokens, access tokens, userinfo; `oidc::claims`:
+//!   the scope catalog (claims per scope, consent texts).
 //! - [`demo`]: the built-in demo relying party (`serve --demo`, under `/demo/`), a client of our
 //!   own public endpoints over HTTP.
 //! - [`web`]: the HTML side: login page (and the device cookie it reads), CSRF tokens,

@@ -1,7 +1,8 @@
 //! OAuth 2.0 (RFC 6749) endpoints and their building blocks: the authorization endpoint
 //! (§4.1, OIDC Core §3.1.2), the token endpoint (§4.1.3, §6, OIDC Core §3.1.3), client
-//! authentication (§2.3.1), PKCE (RFC 7636), revocation (RFC 7009), introspection (RFC 7662)
-//! and the protocol error enums (§4.1.2.1, §5.2).
+//! authentication (§2.3.1), PKCE (RFC 7636), revocation (RFC 7009), introspection (RFC 7662),
+//! the protocol error enums (§4.1.2.1, §5.2) and the typed protocol values (`types`: scope
+//! §3.3, identifiers, secrets).
 
 pub mod access_token;
 pub mod authorize;
@@ -16,6 +17,7 @@ pub mod registration;
 pub mod response;
 pub mod revoke;
 pub mod token;
+pub mod types;
 
 use axum::Router;
 use axum::routing::post;

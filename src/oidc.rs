@@ -1,6 +1,7 @@
-//! OpenID Connect: discovery (Discovery 1.0 §3–4), the JWKS (RFC 7517), ID tokens (Core §2) and
-//! userinfo (Core §5.3).
+//! OpenID Connect: discovery (Discovery 1.0 §3–4), the JWKS (RFC 7517), ID tokens (Core §2),
+//! userinfo (Core §5.3) and the scope catalog (Core §5.4, §11).
 
+pub mod claims;
 pub mod discovery;
 pub mod id_token;
 pub mod userinfo;

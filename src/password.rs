@@ -229,7 +229,7 @@ pub async fn check_credentials(
     if !verified.ok() {
         return Ok(Err(CredentialFailure::WrongPassword));
     }
-    if user.disabled != 0 {
+    if user.disabled {
         return Ok(Err(CredentialFailure::Disabled));
     }
     if let Verified::Rehash(new) = verified {

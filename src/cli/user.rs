@@ -176,19 +176,15 @@ async fn list(common: &CommonConfig, json: bool) -> anyhow::Result<()> {
         None => eprintln!("warning: cannot check emails for collisions; run `sekimori migrate`"),
     }
     for u in listing.users {
-        let status = if u.disabled != 0 {
-            "disabled"
-        } else {
-            "active"
-        };
+        let status = if u.disabled { "disabled" } else { "active" };
         if json {
             println!(
                 "{}",
                 serde_json::json!({
                     "sub": u.sub, "email": u.email, "name": u.name, "status": status,
-                    "email_verified": u.email_verified != 0,
+                    "email_verified": u.email_verified,
                     "phone_number": u.phone_number,
-                    "phone_number_verified": u.phone_number_verified != 0,
+                    "phone_number_verified": u.phone_number_verified,
                     "address": u.address.as_deref()
                         .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
                     "created_at": u.created_at, "updated_at": u.updated_at,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::types::Scope;
 use crate::crypto::random_token;
 use crate::keys::{Alg, Error, KeySet};
 
@@ -19,8 +20,8 @@ pub struct AccessTokenClaims {
     pub aud: String,
     /// The client the token was issued to.
     pub client_id: String,
-    /// Granted scopes, space-delimited.
-    pub scope: String,
+    /// Granted scopes (a space-delimited string in the JWT).
+    pub scope: Scope,
     /// Issued at.
     pub iat: i64,
     /// Expires at, computed from `iat` for this token.
@@ -82,7 +83,7 @@ pub fn mint(
         sub: input.sub.to_owned(),
         aud: input.issuer.to_owned(),
         client_id: input.client_id.to_owned(),
-        scope: input.scope.to_owned(),
+        scope: Scope::parse(input.scope),
         iat: input.now,
         exp: input.now.saturating_add(input.ttl_secs),
         jti: random_token(16).map_err(|_| Error::Sign)?,

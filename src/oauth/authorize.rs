@@ -19,10 +19,12 @@ use super::params::Params;
 use super::pkce;
 use super::redirect_uri;
 use super::response::{ResponseMode, deliver};
+use super::types::{AuthorizationCode, ClientId, RedirectUri, Scope};
 use crate::app::AppState;
 use crate::audit::{Audit, Event, Origin};
 use crate::client_addr::RequestOrigin;
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::random_token;
+use crate::oidc::claims;
 use crate::store::NewAuthorizationCode;
 use crate::web::i18n::Lang;
 use crate::web::pages::{self, PageError};
@@ -32,14 +34,15 @@ use crate::web::session;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The client's display name (escaped wherever shown).
     pub client_name: String,
     /// The request's redirect_uri: a registered one, or (RFC 8252 §7.3) a registered loopback
     /// URI with the port the native app listens on.
-    pub redirect_uri: String,
-    /// Scopes to grant, space-delimited (requested ∩ supported ∩ allowed for the client).
-    pub scope: String,
+    pub redirect_uri: RedirectUri,
+    /// Scopes to grant (requested ∩ supported ∩ allowed for the client); a space-delimited
+    /// string in the session.
+    pub scope: Scope,
     /// Opaque client state, echoed verbatim.
     pub state: Option<String>,
     /// Nonce for the ID token.
@@ -59,8 +62,8 @@ pub struct AuthorizationRequest {
     /// A first-party client skips the consent page.
     pub first_party: bool,
     /// Claims the `claims` parameter asked for in the ID token, allowed by the granted scopes
-    /// (space-delimited, OIDC Core §5.5).
-    pub id_token_claims: String,
+    /// (claim names, a space-delimited string in the session; OIDC Core §5.5).
+    pub id_token_claims: Scope,
     /// The only user the client accepts: the `sub` of a valid `id_token_hint` (OIDC Core
     /// §3.1.2.1), or the `sub` value of a `claims` request (§5.5.1). (Named `id_token_hint_sub`
     /// in login forms started by earlier versions.)
@@ -256,8 +259,8 @@ pub async fn validate(
     }
     // Scope: OpenID Connect requests MUST contain openid (OIDC Core §3.1.2.1). Values we do not
     // know, or the client may not have, are dropped (RFC 6749 §3.3 lets us grant less).
-    let requested: Vec<&str> = params.get("scope").unwrap_or_default().split(' ').collect();
-    if !requested.contains(&"openid") {
+    let requested = Scope::parse(params.get("scope").unwrap_or_default());
+    if !requested.contains(claims::OPENID) {
         return Err(fail(E::InvalidScope, "scope must include openid"));
     }
     let prompt: Vec<String> = params
@@ -281,19 +284,15 @@ pub async fn validate(
             "prompt=none cannot be combined with other values",
         ));
     }
-    let mut granted: Vec<&str> = Vec::new();
-    for s in requested {
-        if client.allows_scope(s) && !granted.contains(&s) {
-            // OIDC Core §11: offline_access only for a client that may refresh. Whether it is
-            // granted without prompt=consent (first-party client, or stored consent) is
-            // decided in `continue_as`, once the user is known.
-            if s == "offline_access" && !client.allows_grant("refresh_token") {
-                continue;
-            }
-            granted.push(s);
-        }
-    }
-    if !granted.contains(&"openid") {
+    let mut granted = requested;
+    // OIDC Core §11: offline_access only for a client that may refresh. Whether it is granted
+    // without prompt=consent (first-party client, or stored consent) is decided in
+    // `continue_as`, once the user is known.
+    granted.retain(|s| {
+        client.allows_scope(s)
+            && (s != claims::OFFLINE_ACCESS || client.allows_grant("refresh_token"))
+    });
+    if !granted.contains(claims::OPENID) {
         return Err(fail(E::InvalidScope, "the client may not request openid"));
     }
     let max_age = match params.get("max_age") {
@@ -371,10 +370,10 @@ pub async fn validate(
         (h, v) => h.or(v),
     };
     Ok(AuthorizationRequest {
-        client_id: client.client_id.clone(),
+        client_id: ClientId::new(client.client_id.clone()),
         client_name: client.name.clone(),
-        redirect_uri: redirect_uri.to_owned(),
-        scope: granted.join(" "),
+        redirect_uri: RedirectUri::new(redirect_uri),
+        scope: granted,
         state: client_state,
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge: code_challenge.map(str::to_owned),
@@ -384,28 +383,9 @@ pub async fn validate(
         ui_locales: params.get("ui_locales").map(str::to_owned),
         response_mode,
         first_party: client.first_party,
-        id_token_claims: requested_claims.id_token.join(" "),
+        id_token_claims: requested_claims.id_token,
         required_sub,
     })
-}
-
-/// Claims the scopes release (OIDC Core §5.4): a `claims` request can place them in the ID
-/// token, never reach beyond them.
-pub fn claims_of_scope(scope: &str) -> &'static [&'static str] {
-    match scope {
-        "profile" => &["name", "preferred_username", "updated_at"],
-        "email" => &["email", "email_verified"],
-        "address" => &["address"],
-        "phone" => &["phone_number", "phone_number_verified"],
-        _ => &[],
-    }
-}
-
-/// The scope that releases `claim`, if we know the claim.
-pub fn scope_of_claim(claim: &str) -> Option<&'static str> {
-    ["profile", "email", "address", "phone"]
-        .into_iter()
-        .find(|s| claims_of_scope(s).contains(&claim))
 }
 
 /// What a `claims` request parameter asks for (OIDC Core §5.5). The granted scopes bound what
@@ -415,23 +395,23 @@ pub fn scope_of_claim(claim: &str) -> Option<&'static str> {
 #[derive(Debug, Default)]
 struct RequestedClaims {
     /// Names in the `id_token` member that the granted scopes allow.
-    id_token: Vec<String>,
+    id_token: Scope,
     /// `{"id_token":{"sub":{"value":…}}}`: the only user the client accepts (§5.5.1).
     sub_value: Option<String>,
 }
 
 impl RequestedClaims {
     /// `None` when `raw` is not a JSON object whose members are objects.
-    fn parse(raw: &str, granted: &[&str]) -> Option<Self> {
+    fn parse(raw: &str, granted: &Scope) -> Option<Self> {
         let value: serde_json::Value = serde_json::from_str(raw).ok()?;
         let obj = value.as_object()?;
-        let names = |member: &str| -> Option<Vec<String>> {
+        let names = |member: &str| -> Option<Scope> {
             match obj.get(member) {
-                None | Some(serde_json::Value::Null) => Some(Vec::new()),
+                None | Some(serde_json::Value::Null) => Some(Scope::new()),
                 Some(serde_json::Value::Object(m)) => Some(
                     m.keys()
-                        .filter(|k| scope_of_claim(k).is_some_and(|s| granted.contains(&s)))
-                        .cloned()
+                        .map(String::as_str)
+                        .filter(|k| claims::scope_of_claim(k).is_some_and(|s| granted.contains(s)))
                         .collect(),
                 ),
                 Some(_) => None,
@@ -489,11 +469,13 @@ pub async fn issue_code(
         )
         .into_response(issuer)
     };
-    let Ok(code) = random_token(32) else {
+    let Ok(code) = random_token(32).map(AuthorizationCode::new) else {
         return unavailable();
     };
     let now = state.clock.now();
-    let code_hash = sha256_hex(&code);
+    let code_hash = code.hash();
+    let scope = req.scope.to_string();
+    let id_token_claims = req.id_token_claims.to_string();
     let stored = state
         .store
         .insert_code(NewAuthorizationCode {
@@ -501,10 +483,10 @@ pub async fn issue_code(
             client_id: &req.client_id,
             sub,
             redirect_uri: &req.redirect_uri,
-            scope: &req.scope,
+            scope: &scope,
             nonce: req.nonce.as_deref(),
             code_challenge: req.code_challenge.as_deref(),
-            id_token_claims: &req.id_token_claims,
+            id_token_claims: &id_token_claims,
             auth_time,
             security_stamp: sso.security_stamp,
             now,
@@ -520,7 +502,7 @@ pub async fn issue_code(
         &req.redirect_uri,
         req.response_mode,
         &[
-            ("code", Some(&code)),
+            ("code", Some(code.expose())),
             ("state", req.state.as_deref()),
             ("iss", Some(issuer)),
         ],
@@ -555,25 +537,15 @@ pub async fn continue_as(
         }
     };
     let forced = req.prompt.iter().any(|p| p == "consent");
-    let allowed = consent.map(|c| c.scope).unwrap_or_default();
-    let allowed: Vec<&str> = allowed.split(' ').collect();
-    let missing: Vec<&str> = req
-        .scope
-        .split(' ')
-        .filter(|s| !allowed.contains(s))
-        .collect();
+    let allowed = Scope::parse(&consent.map(|c| c.scope).unwrap_or_default());
+    let missing: Vec<&str> = req.scope.iter().filter(|s| !allowed.contains(s)).collect();
     if missing.is_empty() && !forced {
         return issue_code(state, &req, sso).await;
     }
     if req.prompt.iter().any(|p| p == "none") {
-        if missing == ["offline_access"] {
+        if missing == [claims::OFFLINE_ACCESS] {
             // OIDC Core §11: no consent to offline access, and no page to ask on: ignore it.
-            req.scope = req
-                .scope
-                .split(' ')
-                .filter(|s| *s != "offline_access")
-                .collect::<Vec<_>>()
-                .join(" ");
+            req.scope.remove(claims::OFFLINE_ACCESS);
             return issue_code(state, &req, sso).await;
         }
         return ErrorRedirect::for_request(

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::error::{TokenError, TokenErrorCode};
 use super::params::Params;
-use crate::crypto::{constant_time_eq, sha256_hex};
+use super::types::ClientSecret;
 use std::sync::Arc;
 
 use crate::app::AppState;
@@ -36,9 +36,7 @@ fn invalid_client() -> TokenError {
 /// compared in constant time), or nothing at all for a public client.
 fn secret_matches(client: &Client, presented: Option<&str>) -> bool {
     match (&client.secret_hash, presented) {
-        (Some(stored), Some(presented)) => {
-            constant_time_eq(stored.as_bytes(), sha256_hex(presented).as_bytes())
-        }
+        (Some(stored), Some(presented)) => ClientSecret::new(presented).verify(stored),
         // A public client authenticates with `none` only.
         (None, None) => true,
         _ => false,

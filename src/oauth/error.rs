@@ -519,7 +519,7 @@ impl ErrorRedirect {
         description: &str,
     ) -> Self {
         Self {
-            redirect_uri: req.redirect_uri.clone(),
+            redirect_uri: req.redirect_uri.to_string(),
             response_mode: req.response_mode,
             state: req.state.clone(),
             code,

@@ -14,8 +14,8 @@ use super::client_form::{ClientForm, TokenReferenceForm};
 use super::error::{
     InternalError, TokenError, TokenErrorCode, no_store_json, temporarily_unavailable,
 };
+use super::types::RefreshToken;
 use crate::app::AppState;
-use crate::crypto::sha256_hex;
 
 /// `POST /introspect`.
 pub async fn introspect_post(
@@ -53,7 +53,11 @@ pub async fn introspect_post(
             Ok(_) | Err(Rejected::Invalid(_)) => {
                 // Not a live access token of this client: perhaps a refresh token.
                 let now = state.clock.now();
-                let live = match state.store.find_refresh_token(&sha256_hex(token)).await {
+                let live = match state
+                    .store
+                    .find_refresh_token(&RefreshToken::new(token).hash())
+                    .await
+                {
                     Ok(Some(r))
                         if r.client_id == client.client_id
                             && r.rotated_at.is_none()

@@ -24,8 +24,8 @@ use crate::app::AppState;
 use crate::audit::{Audit, Event};
 use crate::client_addr::RequestOrigin;
 use crate::clients::{ClientError, ClientRegistration, RedirectContext};
-use crate::crypto::{constant_time_eq, sha256_hex};
 use crate::keys::Alg;
+use crate::oauth::types::{InitialAccessToken, RegistrationAccessToken};
 use crate::store::Client;
 
 /// Default of `--registration-scopes`: the OpenID Connect scopes (OIDC Core §5.4, §11).
@@ -345,7 +345,7 @@ pub async fn register_post(
             Some(t) => {
                 state
                     .store
-                    .consume_initial_token(&sha256_hex(t), now)
+                    .consume_initial_token(&InitialAccessToken::new(t).hash(), now)
                     .await?
             }
             None => false,
@@ -395,7 +395,7 @@ async fn authorized_client(
     let ok = client
         .registration_token_hash
         .as_deref()
-        .is_some_and(|h| constant_time_eq(h.as_bytes(), sha256_hex(token).as_bytes()));
+        .is_some_and(|h| RegistrationAccessToken::new(token).hash().ct_eq(h));
     if ok {
         Ok(client)
     } else {

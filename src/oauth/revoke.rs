@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::client_form::{ClientForm, TokenReferenceForm};
 use super::error::{InternalError, TokenError, no_store, temporarily_unavailable};
+use super::types::RefreshToken;
 use crate::app::AppState;
-use crate::crypto::sha256_hex;
 use crate::oauth::access_token::AccessTokenClaims;
 
 /// The claims of a JWT access token we signed, whatever its expiry or revocation state.
@@ -38,7 +38,11 @@ pub async fn revoke_post(
             state.store.deny(&claims.jti, claims.exp).await
         }
         Some(_) => Ok(()),
-        None => match state.store.find_refresh_token(&sha256_hex(token)).await {
+        None => match state
+            .store
+            .find_refresh_token(&RefreshToken::new(token).hash())
+            .await
+        {
             Ok(Some(row)) if row.client_id == client.client_id => {
                 tracing::info!(client_id = %client.client_id, "refresh token revoked with its grant");
                 state

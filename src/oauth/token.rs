@@ -14,18 +14,21 @@ use super::client_form::{ClientForm, TokenForm};
 use super::error::{TokenError, TokenErrorCode, no_store_json};
 use super::params::Params;
 use super::pkce;
+use super::types::{AuthorizationCode, RefreshToken, Scope, TokenHash};
 use crate::app::AppState;
 use crate::audit::{Audit, Event, Origin};
 use crate::client_addr::RequestOrigin;
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::random_token;
 use crate::login_throttle::{LoginOutcome, MAX_EMAIL_BYTES, attempt_login};
+use crate::oidc::claims::{self, OFFLINE_ACCESS, OPENID};
 use crate::oidc::id_token::{self, IdTokenInput};
 use crate::store::{Client, ConsumeCode, NewRefreshToken, RotateOutcome};
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 ///
-/// Units: `expires_in` is seconds from now.
-#[derive(Debug, Serialize)]
+/// Units: `expires_in` is seconds from now. `Debug` shows which tokens are present, never
+/// their values.
+#[derive(Serialize)]
 pub struct TokenResponse {
     /// RFC 9068 JWT access token.
     pub access_token: String,
@@ -33,14 +36,28 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Access token lifetime in seconds.
     pub expires_in: i64,
-    /// Granted scopes, space-delimited.
-    pub scope: String,
+    /// Granted scopes (space-delimited on the wire).
+    pub scope: Scope,
     /// The ID token, when `openid` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     /// A refresh token, when `offline_access` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |t: &Option<String>| t.as_ref().map(|_| "***");
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("id_token", &redacted(&self.id_token))
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .finish()
+    }
 }
 
 impl IntoResponse for TokenResponse {
@@ -142,6 +159,7 @@ fn grant_authorization_code<'a>(
     Box::pin(async move {
         let code = params
             .get("code")
+            .map(AuthorizationCode::new)
             .ok_or_else(|| invalid_request("code is required"))?;
         // RFC 6749 §4.1.3: identical to the authorization request's redirect_uri, which the
         // code stores as the request sent it (a loopback URI with the app's port, RFC 8252
@@ -155,7 +173,7 @@ fn grant_authorization_code<'a>(
         }
         let challenge = verifier.map(pkce::s256);
         let now = state.clock.now();
-        let code_hash = sha256_hex(code);
+        let code_hash = code.hash();
         let grant_id = random_token(16).map_err(|_| server_error("rng"))?;
         // One atomic statement that also checks every binding: under concurrent redemptions
         // exactly one wins, and a request that fails a check does not spend the code.
@@ -186,31 +204,24 @@ fn grant_authorization_code<'a>(
             .ok_or_else(|| {
                 invalid_grant("the user changed their password, or is disabled or removed")
             })?;
+        let scope = Scope::parse(&row.scope);
+        let id_token_claims = Scope::parse(&row.id_token_claims);
         let grant = UserGrant {
             user: &user,
-            id_token_claims: &row.id_token_claims,
-            scope: &row.scope,
+            id_token_claims: &id_token_claims,
+            scope: &scope,
             auth_time: row.auth_time,
             grant_id: &grant_id,
             code_hash: Some(&code_hash),
             security_stamp: row.security_stamp,
         };
-        let refresh = if has_scope(&row.scope, "offline_access")
-            && client.allows_grant("refresh_token")
-        {
+        let refresh = if scope.contains(OFFLINE_ACCESS) && client.allows_grant("refresh_token") {
             let family_expires_at = now.saturating_add(state.lifetimes.refresh_token_absolute_secs);
             Some(issue_refresh_token(state, client, &grant, family_expires_at).await?)
         } else {
             None
         };
-        issue_tokens(
-            state,
-            client,
-            &grant,
-            &row.scope,
-            row.nonce.as_deref(),
-            refresh,
-        )
+        issue_tokens(state, client, &grant, &scope, row.nonce.as_deref(), refresh)
     })
 }
 
@@ -219,7 +230,7 @@ fn grant_authorization_code<'a>(
 async fn explain_failed_redemption(
     state: &AppState,
     client: &Client,
-    code_hash: &str,
+    code_hash: &TokenHash,
     redirect_uri: &str,
     verifier: Option<&str>,
     now: i64,
@@ -267,19 +278,18 @@ fn grant_refresh_token<'a>(
     Box::pin(async move {
         let presented = params
             .get("refresh_token")
+            .map(RefreshToken::new)
             .ok_or_else(|| invalid_request("refresh_token is required"))?;
         // Refresh tokens come only with offline_access (OIDC Core §11); a client whose
         // registration no longer includes it keeps no offline access.
-        if !client.allows_scope("offline_access") {
+        if !client.allows_scope(OFFLINE_ACCESS) {
             return Err(invalid_grant(
                 "the client is no longer registered for offline_access",
             ));
         }
         let now = state.clock.now();
-        let hash = sha256_hex(presented);
-        let requested: Option<Vec<&str>> = params
-            .get("scope")
-            .map(|s| s.split(' ').filter(|s| !s.is_empty()).collect());
+        let hash = presented.hash();
+        let requested = params.get("scope").map(Scope::parse);
         // RFC 6749 §6: a narrower scope is allowed, a wider one is not. Checked before rotating so
         // a mistaken request does not cost the client its grant.
         if let Some(requested) = &requested
@@ -287,7 +297,7 @@ fn grant_refresh_token<'a>(
                 .store
                 .refresh_token_scope(&hash, &client.client_id)
                 .await?
-            && requested.iter().any(|s| !has_scope(&original, s))
+            && !requested.is_subset(&Scope::parse(&original))
         {
             return Err(TokenError::new(
                 TokenErrorCode::InvalidScope,
@@ -321,18 +331,19 @@ fn grant_refresh_token<'a>(
         };
         // The client's registration may have shrunk since the grant (`client update --scope`):
         // what it may no longer have leaves this response and the rest of the grant.
-        let allowed = |s: &&str| !s.is_empty() && client.allows_scope(s);
-        let grant_scope = unique(row.scope.split(' ').filter(allowed));
+        let allowed = |s: &str| client.allows_scope(s);
+        let mut grant_scope = Scope::parse(&row.scope);
+        grant_scope.retain(allowed);
         let scope = match requested {
-            Some(r) if !r.is_empty() => unique(r.into_iter().filter(allowed)),
+            Some(mut r) if !r.is_empty() => {
+                r.retain(allowed);
+                r
+            }
             _ => grant_scope.clone(),
         };
-        let claims_allowed = |names: &str| {
-            unique(names.split(' ').filter(|c| {
-                crate::oauth::authorize::scope_of_claim(c).is_some_and(|s| client.allows_scope(s))
-            }))
-        };
-        let id_token_claims = claims_allowed(&row.id_token_claims);
+        let mut id_token_claims = Scope::parse(&row.id_token_claims);
+        id_token_claims
+            .retain(|c| claims::scope_of_claim(c).is_some_and(|s| client.allows_scope(s)));
         let Some(user) = grant_user(state, &row.sub, row.security_stamp).await? else {
             // RFC 9700 §4.14.2 / issue 11 §2: a password change or disable ends the grant; the
             // rotation above already spent this token, the rest of the family goes too.
@@ -344,6 +355,7 @@ fn grant_refresh_token<'a>(
                 "the refresh token is invalid, expired, or revoked",
             ));
         };
+        let family_code_hash = row.code_hash.clone().map(TokenHash::from_stored);
         let grant = UserGrant {
             user: &user,
             id_token_claims: &id_token_claims,
@@ -351,7 +363,7 @@ fn grant_refresh_token<'a>(
             scope: &grant_scope,
             auth_time: row.auth_time,
             grant_id: &row.family_id,
-            code_hash: row.code_hash.as_deref(),
+            code_hash: family_code_hash.as_ref(),
             security_stamp: row.security_stamp,
         };
         let refresh = issue_refresh_token(state, client, &grant, row.family_expires_at).await?;
@@ -375,20 +387,20 @@ fn grant_client_credentials<'a>(
             ));
         }
         let scope = match params.get("scope") {
-            None => String::new(),
+            None => Scope::new(),
             Some(requested) => {
-                let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+                let requested = Scope::parse(requested);
                 // User-centric scopes make no sense without a user.
                 if requested
                     .iter()
-                    .any(|s| !client.allows_scope(s) || matches!(*s, "openid" | "offline_access"))
+                    .any(|s| !client.allows_scope(s) || claims::needs_user(s))
                 {
                     return Err(TokenError::new(
                         TokenErrorCode::InvalidScope,
                         "the requested scope is not allowed for this client",
                     ));
                 }
-                requested.join(" ")
+                requested
             }
         };
         let now = state.clock.now();
@@ -400,7 +412,7 @@ fn grant_client_credentials<'a>(
                 issuer: state.issuer.as_str(),
                 client_id: &client.client_id,
                 sub: &client.client_id,
-                scope: &scope,
+                scope: &scope.to_string(),
                 auth_time: None,
                 grant_id: None,
                 security_stamp: 0,
@@ -458,17 +470,14 @@ fn grant_password<'a>(
                 return Err(invalid_grant("the username or password is incorrect"));
             }
         };
-        let requested = params.get("scope").unwrap_or("openid");
-        let scope: Vec<&str> = requested
-            .split(' ')
-            .filter(|s| !s.is_empty() && *s != "offline_access" && client.allows_scope(s))
-            .collect();
-        let scope = scope.join(" ");
+        let mut scope = Scope::parse(params.get("scope").unwrap_or(OPENID));
+        scope.retain(|s| s != OFFLINE_ACCESS && client.allows_scope(s));
+        let id_token_claims = Scope::new();
         let now = state.clock.now();
         let grant_id = random_token(16).map_err(|_| server_error("rng"))?;
         let grant = UserGrant {
             user: &user,
-            id_token_claims: "",
+            id_token_claims: &id_token_claims,
             scope: &scope,
             auth_time: now,
             grant_id: &grant_id,
@@ -490,31 +499,16 @@ async fn grant_user(
     Ok(state.store.current_user(sub, security_stamp).await?)
 }
 
-/// `items` space-joined, each once, in first-seen order.
-fn unique<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out.join(" ")
-}
-
-fn has_scope(scope: &str, wanted: &str) -> bool {
-    scope.split(' ').any(|s| s == wanted)
-}
-
 /// A grant made by a user: what every token issued under it carries.
 struct UserGrant<'a> {
     user: &'a crate::store::User,
-    /// Claims asked for in ID tokens (OIDC Core §5.5), space-delimited.
-    id_token_claims: &'a str,
+    /// Claim names asked for in ID tokens (OIDC Core §5.5).
+    id_token_claims: &'a Scope,
     /// The scope of the grant (and of its refresh tokens).
-    scope: &'a str,
+    scope: &'a Scope,
     auth_time: i64,
     grant_id: &'a str,
-    code_hash: Option<&'a str>,
+    code_hash: Option<&'a TokenHash>,
     /// The user's security stamp the grant was made under, carried by every token it issues.
     security_stamp: i64,
 }
@@ -527,18 +521,18 @@ async fn issue_refresh_token(
     grant: &UserGrant<'_>,
     family_expires_at: i64,
 ) -> Result<String, TokenError> {
-    let token = random_token(32).map_err(|_| server_error("rng"))?;
+    let token = RefreshToken::new(random_token(32).map_err(|_| server_error("rng"))?);
     let now = state.clock.now();
     state
         .store
         .insert_refresh_token(NewRefreshToken {
-            token_hash: &sha256_hex(&token),
+            token_hash: &token.hash(),
             family_id: grant.grant_id,
             code_hash: grant.code_hash,
             client_id: &client.client_id,
             sub: &grant.user.sub,
-            scope: grant.scope,
-            id_token_claims: grant.id_token_claims,
+            scope: &grant.scope.to_string(),
+            id_token_claims: &grant.id_token_claims.to_string(),
             auth_time: grant.auth_time,
             security_stamp: grant.security_stamp,
             now,
@@ -546,7 +540,7 @@ async fn issue_refresh_token(
             family_expires_at,
         })
         .await?;
-    Ok(token)
+    Ok(token.into_exposed())
 }
 
 /// Mints the access token (and the ID token when `openid` is in `scope`).
@@ -554,7 +548,7 @@ fn issue_tokens(
     state: &AppState,
     client: &Client,
     grant: &UserGrant<'_>,
-    scope: &str,
+    scope: &Scope,
     nonce: Option<&str>,
     refresh_token: Option<String>,
 ) -> Result<TokenResponse, TokenError> {
@@ -568,7 +562,7 @@ fn issue_tokens(
             issuer,
             client_id: &client.client_id,
             sub: &grant.user.sub,
-            scope,
+            scope: &scope.to_string(),
             auth_time: Some(grant.auth_time),
             grant_id: Some(grant.grant_id),
             security_stamp: grant.security_stamp,
@@ -578,7 +572,7 @@ fn issue_tokens(
         },
     )
     .map_err(server_error)?;
-    let id_token = if has_scope(scope, "openid") {
+    let id_token = if scope.contains(OPENID) {
         Some(
             id_token::mint(
                 &published.keys,
@@ -596,9 +590,8 @@ fn issue_tokens(
                     // releases less).
                     extra: crate::oidc::userinfo::user_claims(
                         grant.user,
-                        grant.id_token_claims.split(' ').filter(|c| {
-                            crate::oauth::authorize::scope_of_claim(c)
-                                .is_some_and(|s| has_scope(scope, s))
+                        grant.id_token_claims.iter().filter(|c| {
+                            claims::scope_of_claim(c).is_some_and(|s| scope.contains(s))
                         }),
                     ),
                 },
@@ -612,8 +605,28 @@ fn issue_tokens(
         access_token,
         token_type: "Bearer",
         expires_in: ttl,
-        scope: scope.to_owned(),
+        scope: scope.clone(),
         id_token,
         refresh_token,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_response_debug_shows_no_token() {
+        let res = TokenResponse {
+            access_token: "at-secret".into(),
+            token_type: "Bearer",
+            expires_in: 60,
+            scope: Scope::parse("openid"),
+            id_token: Some("idt-secret".into()),
+            refresh_token: None,
+        };
+        let shown = format!("{res:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("refresh_token: None"), "{shown}");
+    }
 }

@@ -13,16 +13,7 @@ use crate::app::AppState;
 use crate::config::Issuer;
 use crate::crypto::{b64url, sha256};
 use crate::keys::{Alg, KeySet};
-
-/// Scopes we understand (OIDC Core §5.4, §11).
-pub const SCOPES_SUPPORTED: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "address",
-    "phone",
-    "offline_access",
-];
+use crate::oidc::claims;
 
 /// Grant types we implement (RFC 6749 §4.1, §4.3, §4.4, §6). `password` is only for clients
 /// registered for it.
@@ -50,7 +41,7 @@ impl Document {
             "token_endpoint": issuer.endpoint("/token"),
             "userinfo_endpoint": issuer.endpoint("/userinfo"),
             "jwks_uri": issuer.endpoint("/jwks"),
-            "scopes_supported": SCOPES_SUPPORTED,
+            "scopes_supported": claims::scopes_supported(),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "form_post"],
             "end_session_endpoint": issuer.endpoint("/logout"),
@@ -67,11 +58,7 @@ impl Document {
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-                "name", "preferred_username", "updated_at", "email", "email_verified",
-                "address", "phone_number", "phone_number_verified"
-            ],
+            "claims_supported": claims::claims_supported(),
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
             "claims_parameter_supported": true,
             "request_parameter_supported": false,

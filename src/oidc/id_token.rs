@@ -51,7 +51,6 @@ pub fn at_hash(access_token: &str, alg: Alg) -> String {
 }
 
 /// What an ID token is minted from.
-#[derive(Debug)]
 pub struct IdTokenInput<'a> {
     /// Issuer.
     pub issuer: &'a str,
@@ -73,6 +72,24 @@ pub struct IdTokenInput<'a> {
     pub alg: Alg,
     /// Requested user claims (name, email, …).
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for IdTokenInput<'_> {
+    /// The access token (hashed into at_hash) is not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdTokenInput")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("sub", &self.sub)
+            .field("auth_time", &self.auth_time)
+            .field("nonce", &self.nonce)
+            .field("access_token", &self.access_token.map(|_| "***"))
+            .field("now", &self.now)
+            .field("ttl_secs", &self.ttl_secs)
+            .field("alg", &self.alg)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 /// Signs a new ID token (`typ: JWT`).

@@ -93,8 +93,7 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
             return Err(BearerError::invalid_token("the access token is invalid"));
         }
     };
-    let scopes: Vec<&str> = claims.scope.split(' ').collect();
-    if !scopes.contains(&"openid") {
+    if !claims.scope.contains(crate::oidc::claims::OPENID) {
         return Err(BearerError::Bearer {
             code: BearerErrorCode::InsufficientScope,
             description: "the access token lacks the openid scope",
@@ -110,9 +109,10 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Value, BearerError> {
         )
         .await?
         .ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
-    let released = scopes
+    let released = claims
+        .scope
         .iter()
-        .flat_map(|s| crate::oauth::authorize::claims_of_scope(s))
+        .flat_map(crate::oidc::claims::claims_of_scope)
         .copied();
     let mut out = user_claims(&user, released);
     out.insert("sub".into(), json!(user.sub));
@@ -132,13 +132,13 @@ pub fn user_claims<'a>(
             "preferred_username" => json!(user.email),
             "updated_at" => json!(user.updated_at),
             "email" => json!(user.email),
-            "email_verified" => json!(user.email_verified != 0),
+            "email_verified" => json!(user.email_verified),
             "phone_number" => match &user.phone_number {
                 Some(p) => json!(p),
                 None => continue,
             },
             "phone_number_verified" if user.phone_number.is_some() => {
-                json!(user.phone_number_verified != 0)
+                json!(user.phone_number_verified)
             }
             // Stored as a JSON object by `user update --address`; anything else is not shown.
             "address" => match user

@@ -1,6 +1,7 @@
 //! Clients (relying parties). Secrets are stored as SHA-256 only.
 
 use super::{Result, Store, is_unique_violation};
+use crate::crypto::TokenHash;
 use crate::keys::Alg;
 
 /// The columns of [`ClientRow`], named so that a new column is read only where it is wanted.
@@ -194,10 +195,10 @@ impl Store {
     }
 
     /// Replaces a confidential client's secret hash.
-    pub async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> Result<()> {
+    pub async fn set_client_secret(&self, client_id: &str, secret_hash: &TokenHash) -> Result<()> {
         sqlx::query("UPDATE clients SET secret_hash = $2 WHERE client_id = $1")
             .bind(client_id)
-            .bind(secret_hash)
+            .bind(secret_hash.as_str())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -234,14 +235,14 @@ impl Store {
     /// Stores an RFC 7591 initial access token (its SHA-256) until `expires_at`.
     pub async fn insert_initial_token(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         expires_at: i64,
         now: i64,
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO initial_access_tokens (token_hash, expires_at, created_at) VALUES ($1, $2, $3)",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(expires_at)
         .bind(now)
         .execute(self.pool())
@@ -250,11 +251,11 @@ impl Store {
     }
 
     /// Spends an initial access token: true once for a live token, atomically.
-    pub async fn consume_initial_token(&self, token_hash: &str, now: i64) -> Result<bool> {
+    pub async fn consume_initial_token(&self, token_hash: &TokenHash, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "DELETE FROM initial_access_tokens WHERE token_hash = $1 AND expires_at > $2",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(now)
         .execute(self.pool())
         .await?;

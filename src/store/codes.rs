@@ -1,6 +1,7 @@
 //! Authorization codes (RFC 6749 §4.1.2): stored as SHA-256, single use, short-lived.
 
 use super::{Result, Store, absent_as_empty};
+use crate::crypto::TokenHash;
 
 /// A code as stored, returned once by [`Store::consume_code`].
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -44,7 +45,7 @@ const CODE_COLUMNS: &str = "code_hash, client_id, sub, redirect_uri, scope, nonc
 #[derive(Debug)]
 pub struct NewAuthorizationCode<'a> {
     /// SHA-256 (hex) of the code.
-    pub code_hash: &'a str,
+    pub code_hash: &'a TokenHash,
     /// Client identifier.
     pub client_id: &'a str,
     /// Subject identifier.
@@ -73,7 +74,7 @@ pub struct NewAuthorizationCode<'a> {
 #[derive(Debug)]
 pub struct ConsumeCode<'a> {
     /// SHA-256 (hex) of the presented code.
-    pub code_hash: &'a str,
+    pub code_hash: &'a TokenHash,
     /// The authenticated client.
     pub client_id: &'a str,
     /// The redirect_uri presented at the token endpoint.
@@ -95,7 +96,7 @@ impl Store {
               expires_at, created_at, id_token_claims, security_stamp) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
-        .bind(c.code_hash)
+        .bind(c.code_hash.as_str())
         .bind(c.client_id)
         .bind(c.sub)
         .bind(c.redirect_uri)
@@ -126,7 +127,7 @@ impl Store {
                AND ((code_challenge IS NULL AND $6 = '') OR code_challenge = $6) \
              RETURNING {CODE_COLUMNS}"
         ))
-        .bind(c.code_hash)
+        .bind(c.code_hash.as_str())
         .bind(c.client_id)
         .bind(c.now)
         .bind(c.grant_id)
@@ -139,11 +140,11 @@ impl Store {
     }
 
     /// A code by hash, whatever its state (to explain a failed redemption).
-    pub async fn find_code(&self, code_hash: &str) -> Result<Option<AuthorizationCodeRow>> {
+    pub async fn find_code(&self, code_hash: &TokenHash) -> Result<Option<AuthorizationCodeRow>> {
         Ok(sqlx::query_as::<_, AuthorizationCodeRow>(&format!(
             "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
         ))
-        .bind(code_hash)
+        .bind(code_hash.as_str())
         .fetch_optional(self.pool())
         .await?)
     }

@@ -2,6 +2,7 @@
 //! rotated token presented again revokes its whole family.
 
 use super::{Result, Store};
+use crate::crypto::TokenHash;
 
 /// A refresh token as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -45,11 +46,11 @@ const REFRESH_TOKEN_COLUMNS: &str = "token_hash, family_id, code_hash, client_id
 #[derive(Debug)]
 pub struct NewRefreshToken<'a> {
     /// SHA-256 (hex) of the token.
-    pub token_hash: &'a str,
+    pub token_hash: &'a TokenHash,
     /// Family identifier.
     pub family_id: &'a str,
     /// The code that started the family, if any.
-    pub code_hash: Option<&'a str>,
+    pub code_hash: Option<&'a TokenHash>,
     /// Client identifier.
     pub client_id: &'a str,
     /// Subject identifier.
@@ -107,9 +108,9 @@ impl Store {
               family_expires_at, created_at, id_token_claims, security_stamp) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
-        .bind(t.token_hash)
+        .bind(t.token_hash.as_str())
         .bind(t.family_id)
-        .bind(t.code_hash)
+        .bind(t.code_hash.map(TokenHash::as_str))
         .bind(t.client_id)
         .bind(t.sub)
         .bind(t.scope)
@@ -128,7 +129,7 @@ impl Store {
     /// or revoked is treated as stolen (RFC 9700 §4.14.2): its family is revoked.
     pub async fn rotate_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         client_id: &str,
         now: i64,
     ) -> Result<RotateOutcome> {
@@ -138,7 +139,7 @@ impl Store {
                AND revoked_at IS NULL AND expires_at > $3 \
              RETURNING {REFRESH_TOKEN_COLUMNS}"
         ))
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(client_id)
         .bind(now)
         .fetch_optional(self.pool())
@@ -150,7 +151,7 @@ impl Store {
             "SELECT family_id FROM refresh_tokens \
              WHERE token_hash = $1 AND client_id = $2 AND (rotated_at IS NOT NULL OR revoked_at IS NOT NULL)",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(client_id)
         .fetch_optional(self.pool())
         .await?;
@@ -166,13 +167,13 @@ impl Store {
     /// The scope of a refresh token of `client_id`, if it exists (live or not).
     pub async fn refresh_token_scope(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         client_id: &str,
     ) -> Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT scope FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(client_id)
         .fetch_optional(self.pool())
         .await?;
@@ -185,11 +186,14 @@ impl Store {
     }
 
     /// A refresh token by hash, whatever its state.
-    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRow>> {
+    pub async fn find_refresh_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRow>> {
         Ok(sqlx::query_as::<_, RefreshTokenRow>(&format!(
             "SELECT {REFRESH_TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = $1"
         ))
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .fetch_optional(self.pool())
         .await?)
     }

@@ -2,8 +2,48 @@
 
 use super::{Result, Store, is_unique_violation};
 
-/// A user row.
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// The `users` columns [`User`] is read from, as the database holds them: flags are integers
+/// (0 or 1) on both backends, turned into `bool` here, at the store boundary.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    sub: String,
+    email: String,
+    name: String,
+    email_verified: i64,
+    disabled: i64,
+    /// Read only by [`Store::find_user_by_email`] (the login); empty in the rows every other
+    /// query returns, which leave the column out (userinfo never reads the hash).
+    #[sqlx(default)]
+    password_hash: String,
+    created_at: i64,
+    updated_at: i64,
+    phone_number: Option<String>,
+    phone_number_verified: i64,
+    address: Option<String>,
+    security_stamp: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        Self {
+            sub: r.sub,
+            email: r.email,
+            name: r.name,
+            email_verified: r.email_verified != 0,
+            disabled: r.disabled != 0,
+            password_hash: r.password_hash,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            phone_number: r.phone_number,
+            phone_number_verified: r.phone_number_verified != 0,
+            address: r.address,
+            security_stamp: r.security_stamp,
+        }
+    }
+}
+
+/// A user.
+#[derive(Clone)]
 pub struct User {
     /// Subject identifier (OIDC Core §2 `sub`): random, stable, never an email.
     pub sub: String,
@@ -12,13 +52,11 @@ pub struct User {
     pub email: String,
     /// Full name (the `name` claim).
     pub name: String,
-    /// 1 when the email address was verified (the `email_verified` claim), else 0.
-    pub email_verified: i64,
-    /// 1 when an operator disabled the account: no login, no tokens.
-    pub disabled: i64,
-    /// argon2id PHC string: read only by [`Store::find_user_by_email`] (the login); empty in
-    /// the rows every other query returns, which leave the column out.
-    #[sqlx(default)]
+    /// Whether the email address was verified (the `email_verified` claim).
+    pub email_verified: bool,
+    /// Whether an operator disabled the account: no login, no tokens.
+    pub disabled: bool,
+    /// argon2id PHC string (never shown by `Debug`).
     pub password_hash: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -26,8 +64,8 @@ pub struct User {
     pub updated_at: i64,
     /// The `phone_number` claim (E.164 recommended), if known.
     pub phone_number: Option<String>,
-    /// 1 when the phone number was verified (the `phone_number_verified` claim), else 0.
-    pub phone_number_verified: i64,
+    /// Whether the phone number was verified (the `phone_number_verified` claim).
+    pub phone_number_verified: bool,
     /// The `address` claim: a JSON object with the members of OIDC Core §5.1.1, if known.
     pub address: Option<String>,
     /// Generation of the user's credentials: one more at every password change and every
@@ -36,12 +74,32 @@ pub struct User {
     pub security_stamp: i64,
 }
 
+impl std::fmt::Debug for User {
+    /// Everything but the password hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("sub", &self.sub)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("email_verified", &self.email_verified)
+            .field("disabled", &self.disabled)
+            .field("password_hash", &"***")
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("phone_number", &self.phone_number)
+            .field("phone_number_verified", &self.phone_number_verified)
+            .field("address", &self.address)
+            .field("security_stamp", &self.security_stamp)
+            .finish()
+    }
+}
+
 impl User {
     /// Whether something issued to this user under `security_stamp` still speaks for them: the
     /// account is enabled and neither its password changed nor was it disabled since. The one
     /// rule behind [`Store::current_user`] for callers that already hold the row.
     pub fn is_current(&self, security_stamp: i64) -> bool {
-        self.disabled == 0 && self.security_stamp == security_stamp
+        !self.disabled && self.security_stamp == security_stamp
     }
 }
 
@@ -121,7 +179,6 @@ pub struct ProfileUpdate<'a> {
 }
 
 /// What is needed to create a user.
-#[derive(Debug)]
 pub struct NewUser<'a> {
     /// Subject identifier.
     pub sub: &'a str,
@@ -191,6 +248,19 @@ where
     Ok(done.rows_affected() == 1)
 }
 
+impl std::fmt::Debug for NewUser<'_> {
+    /// Everything but the password hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("sub", &self.sub)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password_hash", &"***")
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
 impl Store {
     /// Inserts a user. Errors: [`super::Error::Conflict`] when an account already has this
     /// normalized email (the unique index on `email_normalized` decides, on every node).
@@ -228,7 +298,7 @@ impl Store {
         let normalized = crate::email::normalize(email)
             .map(crate::email::Email::into_string)
             .unwrap_or_default();
-        Ok(sqlx::query_as::<_, User>(&format!(
+        Ok(sqlx::query_as::<_, UserRow>(&format!(
             "SELECT {USER_COLUMNS}, password_hash FROM users \
              WHERE email_normalized = $1 OR email = $2 \
              ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END, created_at, sub LIMIT 1"
@@ -236,30 +306,33 @@ impl Store {
         .bind(normalized)
         .bind(email.to_lowercase())
         .fetch_optional(self.pool())
-        .await?)
+        .await?
+        .map(User::from))
     }
 
     /// The user `sub` if what was issued to them under `security_stamp` still counts (see
     /// [`User::is_current`]): one indexed read, the check behind browser sessions, codes and
     /// refresh tokens.
     pub async fn current_user(&self, sub: &str, security_stamp: i64) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(&format!(
+        Ok(sqlx::query_as::<_, UserRow>(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE sub = $1 AND {CURRENT}"
         ))
         .bind(sub)
         .bind(security_stamp)
         .fetch_optional(self.pool())
-        .await?)
+        .await?
+        .map(User::from))
     }
 
     /// The user with this subject identifier, if any.
     pub async fn find_user_by_sub(&self, sub: &str) -> Result<Option<User>> {
-        Ok(
-            sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
-                .bind(sub)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE sub = $1"
+        ))
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?
+        .map(User::from))
     }
 
     /// Applies `u` to the user `sub` and moves `updated_at` to `now`. Returns whether the user
@@ -273,11 +346,13 @@ impl Store {
         // Read and write in one transaction: two updates at once cannot undo each other's
         // fields.
         let mut tx = self.begin_write().await?;
-        let user =
-            sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
-                .bind(sub)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let user = sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE sub = $1"
+        ))
+        .bind(sub)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(User::from);
         let Some(user) = user else {
             return Ok(false);
         };
@@ -289,7 +364,7 @@ impl Store {
             Some(a) => a.map(str::to_owned),
             None => user.address,
         };
-        let flag = |new: Option<bool>, old: i64| new.map_or(old, i64::from);
+        let flag = |new: Option<bool>, old: bool| i64::from(new.unwrap_or(old));
         let done = sqlx::query(
             "UPDATE users SET name = $2, email_verified = $3, phone_number = $4, \
              phone_number_verified = $5, address = $6, updated_at = $7 WHERE sub = $1",
@@ -357,7 +432,7 @@ impl Store {
         jti: &str,
         grant_id: Option<&str>,
     ) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(&format!(
+        Ok(sqlx::query_as::<_, UserRow>(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE sub = $1 AND {CURRENT} \
              AND NOT EXISTS (SELECT 1 FROM revocations WHERE id = $3 OR id = $4)"
         ))
@@ -366,7 +441,8 @@ impl Store {
         .bind(jti)
         .bind(grant_id.unwrap_or(jti))
         .fetch_optional(self.pool())
-        .await?)
+        .await?
+        .map(User::from))
     }
 
     /// Disables or re-enables an account. Disabling moves the security stamp on, so whatever
@@ -383,11 +459,14 @@ impl Store {
 
     /// Every user, oldest first.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        Ok(sqlx::query_as::<_, User>(&format!(
+        Ok(sqlx::query_as::<_, UserRow>(&format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email"
         ))
         .fetch_all(self.pool())
-        .await?)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
     }
 }
 
@@ -452,5 +531,33 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_become_bools_and_debug_hides_the_password_hash() {
+        let user = User::from(UserRow {
+            sub: "u1".into(),
+            email: "a@example.com".into(),
+            name: "A".into(),
+            email_verified: 1,
+            disabled: 0,
+            password_hash: "$argon2id$v=19$secret".into(),
+            created_at: 1,
+            updated_at: 2,
+            phone_number: None,
+            phone_number_verified: 0,
+            address: None,
+            security_stamp: 3,
+        });
+        assert!(user.email_verified && !user.disabled && !user.phone_number_verified);
+        assert!(user.is_current(3) && !user.is_current(2));
+        let shown = format!("{user:?}");
+        assert!(!shown.contains("argon2id"), "{shown}");
+        assert!(shown.contains("password_hash: \"***\""), "{shown}");
     }
 }

@@ -74,7 +74,7 @@ pub async fn show_consent(
         client_name: &req.client_name,
         scopes: req
             .scope
-            .split(' ')
+            .iter()
             .map(|s| lang.scope_description(s))
             .collect(),
         email: &user.email,
@@ -150,7 +150,7 @@ pub async fn consent_post(
         Some("allow") => {
             if let Err(e) = state
                 .store
-                .merge_consent(&sso.sub, &req.client_id, &req.scope, now)
+                .merge_consent(&sso.sub, &req.client_id, &req.scope.to_string(), now)
                 .await
             {
                 tracing::error!(error = %e, "cannot save consent");
@@ -166,7 +166,7 @@ pub async fn consent_post(
                 .sub(&sso.sub)
                 .client(&req.client_id)
                 .origin(&origin)
-                .detail(format!("scope {:?}", req.scope))
+                .detail(format!("scope {:?}", req.scope.to_string()))
                 .emit();
             see_other(issue_code(&state, &req, &sso).await)
         }

@@ -3,6 +3,8 @@
 
 use axum::http::{HeaderMap, header};
 
+use crate::oidc::claims::ConsentText;
+
 /// A page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Lang {
@@ -56,25 +58,34 @@ impl Lang {
         ranked.first().map_or(Self::En, |(_, l)| *l)
     }
 
-    /// What granting `scope` shares, in plain words.
+    /// What granting `scope` shares, in plain words: the catalog's sentence for a standard
+    /// scope (`oidc::claims`), else the scope named as a permission.
     pub fn scope_description(self, scope: &str) -> String {
-        match (self, scope) {
-            (Self::En, "openid") => "Know who you are (your account identifier)".into(),
-            (Self::Ja, "openid") => "あなたが誰かを知る（アカウント識別子）".into(),
-            (Self::En, "profile") => "See your name and profile".into(),
-            (Self::Ja, "profile") => "名前とプロフィールを参照する".into(),
-            (Self::En, "email") => "See your email address".into(),
-            (Self::Ja, "email") => "メールアドレスを参照する".into(),
-            (Self::En, "address") => "See your postal address".into(),
-            (Self::Ja, "address") => "住所を参照する".into(),
-            (Self::En, "phone") => "See your phone number".into(),
-            (Self::Ja, "phone") => "電話番号を参照する".into(),
-            (Self::En, "offline_access") => {
-                "Stay connected: access the above while you are away".into()
-            }
-            (Self::Ja, "offline_access") => "接続を維持する: 不在時も上記にアクセスする".into(),
-            (Self::En, other) => format!("Use the permission \u{201c}{other}\u{201d}"),
-            (Self::Ja, other) => format!("権限「{other}」を使用する"),
+        match crate::oidc::claims::scope(scope) {
+            Some(info) => self.consent_text(info.consent).into(),
+            None => match self {
+                Self::En => format!("Use the permission \u{201c}{scope}\u{201d}"),
+                Self::Ja => format!("権限「{scope}」を使用する"),
+            },
+        }
+    }
+
+    /// The consent page's sentence for a standard scope.
+    pub fn consent_text(self, text: ConsentText) -> &'static str {
+        use ConsentText as C;
+        match (self, text) {
+            (Self::En, C::Identity) => "Know who you are (your account identifier)",
+            (Self::Ja, C::Identity) => "あなたが誰かを知る（アカウント識別子）",
+            (Self::En, C::Profile) => "See your name and profile",
+            (Self::Ja, C::Profile) => "名前とプロフィールを参照する",
+            (Self::En, C::Email) => "See your email address",
+            (Self::Ja, C::Email) => "メールアドレスを参照する",
+            (Self::En, C::Address) => "See your postal address",
+            (Self::Ja, C::Address) => "住所を参照する",
+            (Self::En, C::Phone) => "See your phone number",
+            (Self::Ja, C::Phone) => "電話番号を参照する",
+            (Self::En, C::OfflineAccess) => "Stay connected: access the above while you are away",
+            (Self::Ja, C::OfflineAccess) => "接続を維持する: 不在時も上記にアクセスする",
         }
     }
 
@@ -391,5 +402,28 @@ mod tests {
             Lang::Ja.too_many_attempts(1),
             "ログインの試行回数が多すぎます。1 秒後にもう一度お試しください。"
         );
+    }
+
+    #[test]
+    fn every_catalog_scope_has_its_own_sentence_in_each_language() {
+        for lang in [Lang::En, Lang::Ja] {
+            let texts: Vec<String> = crate::oidc::claims::SCOPES
+                .iter()
+                .map(|s| lang.scope_description(s.name))
+                .collect();
+            for (i, t) in texts.iter().enumerate() {
+                assert!(!texts[i + 1..].contains(t), "{t}");
+                assert!(!t.contains('\u{201c}') && !t.contains('「'), "{t}");
+            }
+        }
+        assert_eq!(
+            Lang::En.scope_description("offline_access"),
+            "Stay connected: access the above while you are away"
+        );
+        assert_eq!(
+            Lang::En.scope_description("read:files"),
+            "Use the permission \u{201c}read:files\u{201d}"
+        );
+        assert_eq!(Lang::Ja.scope_description("x"), "権限「x」を使用する");
     }
 }
