@@ -24,6 +24,8 @@
 //!   the scope catalog (claims per scope, consent texts).
 //! - [`demo`]: the built-in demo relying party (`serve --demo`, under `/demo/`), a client of our
 //!   own public endpoints over HTTP.
+//! - [`headers`]: response headers every surface shares: the pages' Content-Security-Policy
+//!   and security headers, CORS for the JSON endpoints.
 //! - [`web`]: the HTML side: login page (and the device cookie it reads), CSRF tokens,
 //!   browser session, page headers.
 
@@ -38,6 +40,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod email;
+pub mod headers;
 pub mod keys;
 pub mod login_throttle;
 pub mod oauth;

@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
                 .put(registration::register_put)
                 .delete(registration::register_delete),
         )
-        .layer(crate::web::headers::api_cors())
+        .layer(crate::headers::api_cors())
         .layer(axum::middleware::map_response(
             error::too_large_as_invalid_request,
         ))

@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
-        .layer(crate::web::headers::api_cors())
+        .layer(crate::headers::api_cors())
         .layer(axum::middleware::map_response(
             crate::oauth::error::too_large_as_bearer_invalid_request,
         ))

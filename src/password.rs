@@ -232,13 +232,12 @@ pub async fn check_credentials(
     if user.disabled {
         return Ok(Err(CredentialFailure::Disabled));
     }
-    if let Verified::Rehash(new) = verified {
-        if store
+    if let Verified::Rehash(new) = verified
+        && store
             .set_user_password(&user.sub, &user.password_hash, &new, now)
             .await?
-        {
-            tracing::info!(sub = %user.sub, "password hash upgraded to argon2id");
-        }
+    {
+        tracing::info!(sub = %user.sub, "password hash upgraded to argon2id");
     }
     Ok(Ok(user))
 }

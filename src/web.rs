@@ -2,7 +2,8 @@
 //! Japanese texts, human error pages.
 
 pub mod consent;
-pub mod headers;
+/// The page headers live with every other surface's in [`crate::headers`].
+pub use crate::headers;
 pub mod host;
 pub mod i18n;
 pub mod login;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::sha256;
-use crate::web::headers::{form_action_source, html_with_csp};
+use crate::headers::{form_action_source, html_with_csp};
 
 /// How the authorization response travels (OAuth 2.0 Multiple Response Types §2.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
