@@ -15,27 +15,29 @@
 //! `GET /demo/callback` (the redirect URI), `POST /demo/refresh`, `POST /demo/logout`. They
 //! need no JavaScript, and carry the same headers and host check as the provider's pages.
 
+mod pages;
 pub mod rp;
+mod state;
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
-use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::app::AppState;
 use crate::config::Issuer;
 use crate::crypto::{b64url, constant_time_eq, random_token, sha256, sha256_hex};
 use crate::keys::Alg;
 use crate::store::{NewClient, Store};
-use crate::web::headers::html;
-use crate::web::i18n::{DemoTexts, Lang};
+use crate::web::i18n::Lang;
+use pages::{Frame, ResultPage, StartPage, error_page, pretty, redirect_to, render};
+use state::{Current, DemoSession, Pending, SignedIn, with_cookie};
 
 /// The demo client's `client_id`.
 pub const CLIENT_ID: &str = "sekimori-demo";
@@ -135,43 +137,6 @@ impl Demo {
     }
 }
 
-/// One browser's demo state.
-#[derive(Clone, Default)]
-struct DemoSession {
-    /// The CSRF token of the refresh and logout forms.
-    csrf: String,
-    /// The language the person chose with `ui_locales`, kept across the redirects.
-    ui_locales: Option<String>,
-    /// The sign-in under way.
-    pending: Option<Pending>,
-    /// What the last sign-in or refresh received.
-    signed_in: Option<Arc<SignedIn>>,
-}
-
-/// A sign-in sent to the authorization endpoint, waiting for the callback.
-#[derive(Clone)]
-struct Pending {
-    state: String,
-    nonce: String,
-    code_verifier: String,
-    started_at: i64,
-}
-
-/// What the demo received and verified.
-struct SignedIn {
-    id_token: String,
-    id_token_alg: String,
-    id_token_kid: String,
-    id_claims: Value,
-    access_claims: Value,
-    userinfo: Value,
-    refresh_token: Option<String>,
-    /// The token response's other members, for display.
-    token_response: Value,
-    /// A refresh-token grant produced these.
-    refreshed: bool,
-}
-
 /// The demo's routes, or none when the demo is off. The pages check the host like the
 /// provider's (their cookie and the flow's redirect URI belong to the issuer's host).
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -195,21 +160,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         ))
 }
 
-/// A 303 to `location` (relative or absolute), never cached.
-fn redirect_to(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, v),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
 /// The query the demo's pages understand.
 #[derive(Debug, Default, Deserialize)]
 struct PageQuery {
@@ -225,172 +175,6 @@ struct CallbackQuery {
     iss: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
-}
-
-/// A request's demo state: the cookie's id and its state, if both are known.
-struct Current {
-    id: Option<String>,
-    session: DemoSession,
-}
-
-impl Current {
-    async fn read(demo: &Demo, headers: &HeaderMap) -> Self {
-        let id = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| Cookie::split_parse(v.to_owned()))
-            .filter_map(Result::ok)
-            .find(|c| c.name() == COOKIE)
-            .map(|c| c.value().to_owned());
-        let session = match &id {
-            Some(id) => demo.sessions.get(id).await.map(|s| (*s).clone()),
-            None => None,
-        };
-        match session {
-            Some(session) => Self { id, session },
-            None => Self {
-                id: None,
-                session: DemoSession::default(),
-            },
-        }
-    }
-
-    fn lang(&self, query: Option<&str>, headers: &HeaderMap) -> Lang {
-        Lang::negotiate(query.or(self.session.ui_locales.as_deref()), headers)
-    }
-
-    /// Stores the state; returns the `Set-Cookie` for a new one. An empty state is stored only
-    /// under an id the browser already has.
-    async fn save(self, demo: &Demo, issuer: &Issuer) -> Option<HeaderValue> {
-        let s = &self.session;
-        if self.id.is_none()
-            && s.pending.is_none()
-            && s.signed_in.is_none()
-            && s.ui_locales.is_none()
-        {
-            return None;
-        }
-        let (id, fresh) = match self.id {
-            Some(id) => (id, false),
-            None => (random_token(32).ok()?, true),
-        };
-        demo.sessions
-            .insert(id.clone(), Arc::new(self.session))
-            .await;
-        fresh.then(|| cookie(issuer, &id, None)).flatten()
-    }
-
-    async fn forget(self, demo: &Demo, issuer: &Issuer) -> Option<HeaderValue> {
-        if let Some(id) = &self.id {
-            demo.sessions.invalidate(id).await;
-        }
-        cookie(issuer, "", Some(0))
-    }
-}
-
-/// The demo cookie: HttpOnly, SameSite=Lax, Secure for an https issuer, path `<issuer>/demo/`;
-/// a browser-session cookie unless `max_age_secs` (0 deletes it).
-fn cookie(issuer: &Issuer, value: &str, max_age_secs: Option<i64>) -> Option<HeaderValue> {
-    let mut cookie = Cookie::build((COOKIE, value.to_owned()))
-        .http_only(true)
-        .secure(issuer.is_https())
-        .same_site(SameSite::Lax)
-        .path(format!("{}/demo/", issuer.path()));
-    if let Some(secs) = max_age_secs {
-        cookie = cookie.max_age(time::Duration::seconds(secs));
-    }
-    HeaderValue::from_str(&cookie.build().to_string()).ok()
-}
-
-fn with_cookie(mut res: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(c) = cookie {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
-    res
-}
-
-/// The demo's shared page frame: language, texts, where the stylesheet is.
-struct Frame {
-    t: &'static DemoTexts,
-    /// The issuer's path (`""` or `/auth`), for absolute links to `/static/`.
-    root: String,
-}
-
-impl Frame {
-    fn new(state: &AppState, lang: Lang) -> Self {
-        Self {
-            t: lang.demo_texts(),
-            root: state.issuer.path(),
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "demo_start.html")]
-struct StartPage<'a> {
-    f: &'a Frame,
-    html_lang: &'a str,
-    start_href: &'a str,
-    notice: Option<&'a str>,
-}
-
-#[derive(Template)]
-#[template(path = "demo_result.html")]
-struct ResultPage<'a> {
-    f: &'a Frame,
-    html_lang: &'a str,
-    email: &'a str,
-    id_claims: &'a str,
-    access_claims: &'a str,
-    userinfo: &'a str,
-    token_response: &'a str,
-    id_token_alg: &'a str,
-    id_token_kid: &'a str,
-    has_refresh_token: bool,
-    refreshed: bool,
-    csrf: &'a str,
-    ui_locales: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "demo_error.html")]
-struct ErrorPage<'a> {
-    f: &'a Frame,
-    html_lang: &'a str,
-    lead: &'a str,
-    detail: &'a str,
-}
-
-fn render(page: Result<String, askama::Error>, status: StatusCode, lang: Lang) -> Response {
-    match page {
-        Ok(body) => html(status, body, None),
-        Err(e) => {
-            tracing::error!(error = %e, "demo template failed");
-            crate::web::pages::error_page(lang, crate::web::pages::PageError::Unavailable)
-        }
-    }
-}
-
-fn error_page(
-    state: &AppState,
-    lang: Lang,
-    status: StatusCode,
-    lead: &str,
-    detail: &str,
-) -> Response {
-    let f = Frame::new(state, lang);
-    let page = ErrorPage {
-        f: &f,
-        html_lang: lang.tag(),
-        lead,
-        detail,
-    };
-    render(page.render(), status, lang)
-}
-
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// `GET /demo/`: the start page, or what the last sign-in received.

@@ -16,14 +16,11 @@
 //! the algorithm pinned to the key's own (RS256, ES256 or EdDSA) and the key chosen by `kid`, never by trying every key.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, PublicKeyComponents};
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
 };
@@ -32,6 +29,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::crypto::{b64url, sha256};
+
+mod files;
+
+pub use files::{
+    KeyMeta, generate_key_file, generate_key_file_signing_from, jwk_of_file, meta_path, prunable,
+};
+use files::{folder_fingerprint, io_err, signs_from};
 
 /// `max-age` of the JWKS response (`/jwks`), in seconds: how long a relying party may keep
 /// our key set without asking again.
@@ -45,58 +49,6 @@ pub const PUBLISH_MARGIN_SECS: i64 = 30;
 /// expires within [`JWKS_MAX_AGE_SECS`], plus [`PUBLISH_MARGIN_SECS`].
 pub const PUBLISH_BEFORE_SIGNING_SECS: i64 =
     crate::app::KEY_RELOAD_SECS as i64 + JWKS_MAX_AGE_SECS + PUBLISH_MARGIN_SECS;
-
-/// The sidecar of a key file: `NAME.pem.json`.
-///
-/// Shape: `{"signs_from": NumericDate}` (Unix seconds; `created_at` is informational).
-#[derive(Debug, Serialize, serde::Deserialize)]
-pub struct KeyMeta {
-    /// When the key starts signing, in Unix seconds.
-    pub signs_from: i64,
-    /// When the key was made, in Unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<i64>,
-}
-
-/// The sidecar path of the key file `path`.
-pub fn meta_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".json");
-    PathBuf::from(s)
-}
-
-/// The creation time in a generated key's file name (`rs256-1764630000-AbCdEf.pem`).
-fn stamp_in_name(path: &Path) -> Option<i64> {
-    let stem = path.file_stem()?.to_str()?;
-    let mut parts = stem.splitn(3, '-');
-    let alg = parts.next()?;
-    let stamp = parts.next()?;
-    parts.next()?;
-    if !Alg::ALL
-        .iter()
-        .any(|a| a.as_str().eq_ignore_ascii_case(alg))
-    {
-        return None;
-    }
-    stamp.parse().ok()
-}
-
-/// When the key file at `path` (modified at `modified`) starts signing; see the module doc.
-fn signs_from(path: &Path, modified: i64) -> i64 {
-    if let Ok(bytes) = fs::read(meta_path(path)) {
-        match serde_json::from_slice::<KeyMeta>(&bytes) {
-            Ok(meta) => return meta.signs_from,
-            Err(e) => tracing::warn!(
-                path = %meta_path(path).display(),
-                error = %e,
-                "key sidecar unreadable; using the key's name or modification time"
-            ),
-        }
-    }
-    stamp_in_name(path)
-        .unwrap_or(modified)
-        .saturating_add(PUBLISH_BEFORE_SIGNING_SECS)
-}
 
 /// Failures loading, generating or using keys.
 #[derive(Debug, thiserror::Error)]
@@ -624,203 +576,5 @@ impl KeySet {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |error| Error::Io {
-        path: path.to_owned(),
-        error,
-    }
-}
-
-/// The (file name, mtime) of every private-key file and sidecar in `dir`, sorted.
-fn folder_fingerprint(dir: &Path) -> Vec<(PathBuf, i64)> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(PathBuf, i64)> = entries
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let path = e.path();
-            let name = path.to_string_lossy();
-            name.ends_with(".pem.json")
-                || (path.extension().and_then(|x| x.to_str()) == Some("pem")
-                    && fs::read_to_string(&path).is_ok_and(|t| t.contains("PRIVATE KEY-----")))
-        })
-        .map(|e| {
-            let m = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-                .unwrap_or(0);
-            (e.path(), m)
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Writes a new private key for `alg` into `dir` (PKCS#8 PEM, mode 0600) that signs at once,
-/// and returns its path. RSA keys are 2048 bits. For a key that replaces another, use
-/// [`generate_key_file_signing_from`].
-///
-/// Errors: [`Error::Io`] if a file cannot be written.
-pub fn generate_key_file(dir: &Path, alg: Alg) -> Result<PathBuf, Error> {
-    let now = crate::clock::Clock::system().now();
-    generate_key_file_signing_from(dir, alg, now, now)
-}
-
-/// Writes a new private key for `alg` into `dir` (PKCS#8 PEM, mode 0600) made at `now` that
-/// starts signing at `signs_from` (both Unix seconds), recorded in its sidecar
-/// `NAME.pem.json`; returns the key's path. The sidecar is written first, so a node never
-/// loads the key without it.
-///
-/// Errors: [`Error::Io`] if a file cannot be written.
-pub fn generate_key_file_signing_from(
-    dir: &Path,
-    alg: Alg,
-    now: i64,
-    signs_from: i64,
-) -> Result<PathBuf, Error> {
-    let der = match alg {
-        Alg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
-            .and_then(|k| k.as_der())
-            .map(|d| d.as_ref().to_vec()),
-        Alg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-            .and_then(|k| k.to_pkcs8v1())
-            .map(|d| d.as_ref().to_vec()),
-        Alg::EdDSA => Ed25519KeyPair::generate()
-            .and_then(|k| k.to_pkcs8v1())
-            .map(|d| d.as_ref().to_vec()),
-    }
-    .map_err(|_| Error::Sign)?;
-    let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
-    // Sortable by creation; the random suffix avoids clashes between nodes sharing the folder.
-    let suffix = crate::crypto::random_token(6).map_err(|_| Error::Sign)?;
-    let path = dir.join(format!(
-        "{}-{now}-{suffix}.pem",
-        alg.as_str().to_lowercase()
-    ));
-    let meta = meta_path(&path);
-    let json = serde_json::to_vec(&KeyMeta {
-        signs_from,
-        created_at: Some(now),
-    })?;
-    fs::write(&meta, json).map_err(io_err(&meta))?;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io_err(&path))?;
-    file.write_all(text.as_bytes()).map_err(io_err(&path))?;
-    Ok(path)
-}
-
-/// Key files that may be deleted at `now`: not the signing key of their algorithm, and replaced
-/// (a later key of the same algorithm started signing) more than `retain_secs` ago — so every
-/// token they signed has expired. Their sidecars go with them.
-pub fn prunable(keys: &KeySet, now: i64, retain_secs: i64) -> Vec<PathBuf> {
-    let all: Vec<&SigningKey> = keys.all().collect();
-    all.iter()
-        .filter(|k| {
-            // The first later key of the same algorithm: when k stopped signing.
-            let replaced_at = all
-                .iter()
-                .filter(|n| n.alg == k.alg && n.signs_from > k.signs_from)
-                .map(|n| n.signs_from)
-                .min();
-            let signing = keys.signing(k.alg, now).is_some_and(|s| s.kid == k.kid);
-            !signing && replaced_at.is_some_and(|t| now - t > retain_secs)
-        })
-        .map(|k| k.path.clone())
-        .collect()
-}
-
-/// The public JWK of the private key in the PEM file at `path` (what the `pem-jwk` tool prints,
-/// plus `kid`, `alg` and `use`).
-///
-/// Errors: the file cannot be read or holds no usable private key.
-pub fn jwk_of_file(path: &Path) -> Result<Jwk, Error> {
-    let text = fs::read_to_string(path).map_err(io_err(path))?;
-    Ok(SigningKey::from_pem(path, &text)?.jwk.clone())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_algorithm_signs_and_verifies_and_rejects_tampering() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (set, generated) = KeySet::load_or_generate(dir.path()).expect("keys");
-        assert_eq!(generated.len(), 3);
-        assert_eq!(set.algs(), Alg::ALL.to_vec());
-        for alg in Alg::ALL {
-            let token = set
-                .sign(alg, "at+jwt", &serde_json::json!({"sub": "alice"}), 0)
-                .expect("sign");
-            let claims: serde_json::Value = set.verify(&token, "at+jwt").expect("verify");
-            assert_eq!(claims["sub"], "alice");
-            assert!(set.verify::<serde_json::Value>(&token, "JWT").is_err());
-            let mut tampered = token.clone();
-            tampered.replace_range(token.len() - 5.., "AAAAA");
-            assert!(
-                set.verify::<serde_json::Value>(&tampered, "at+jwt")
-                    .is_err()
-            );
-        }
-    }
-
-    #[test]
-    fn generated_key_files_are_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("tempdir");
-        for alg in Alg::ALL {
-            let path = generate_key_file(dir.path(), alg).expect("generate");
-            let mode = fs::metadata(&path).expect("meta").permissions();
-            assert_eq!(mode.mode() & 0o777, 0o600);
-        }
-    }
-
-    #[test]
-    fn a_rotated_key_is_published_first_and_signs_from_its_recorded_time() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let old = generate_key_file_signing_from(dir.path(), Alg::ES256, 1000, 1000).expect("old");
-        let new = generate_key_file_signing_from(dir.path(), Alg::ES256, 2000, 2120).expect("new");
-        let set = KeySet::load(dir.path()).expect("load");
-        let kid = |p: &Path| jwk_of_file(p).expect("jwk").kid;
-        assert_eq!(set.all().count(), 2, "both published");
-        assert_eq!(
-            set.signing(Alg::ES256, 2119).map(|k| k.kid().to_owned()),
-            Some(kid(&old))
-        );
-        assert_eq!(
-            set.signing(Alg::ES256, 2120).map(|k| k.kid().to_owned()),
-            Some(kid(&new))
-        );
-        // Before any key's time, the earliest signs (a first key is never left unused).
-        assert_eq!(
-            set.signing(Alg::ES256, 0).map(|k| k.kid().to_owned()),
-            Some(kid(&old))
-        );
-        // The old key may go once its successor has signed for longer than retain_secs.
-        assert!(prunable(&set, 2120 + 100, 100).is_empty());
-        assert_eq!(prunable(&set, 2120 + 101, 100), vec![old]);
-    }
-
-    #[test]
-    fn signs_from_falls_back_to_the_name_stamp_then_the_mtime() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let named = dir.path().join("rs256-1700000000-abc.pem");
-        assert_eq!(
-            signs_from(&named, 5),
-            1_700_000_000 + PUBLISH_BEFORE_SIGNING_SECS
-        );
-        let own = dir.path().join("private_key.pem");
-        assert_eq!(signs_from(&own, 5), 5 + PUBLISH_BEFORE_SIGNING_SECS);
-        fs::write(meta_path(&own), r#"{"signs_from": 42}"#).expect("sidecar");
-        assert_eq!(signs_from(&own, 5), 42);
-        assert_eq!(PUBLISH_BEFORE_SIGNING_SECS, 120);
-    }
-}
+mod tests;

@@ -6,6 +6,8 @@
 //! every other error is redirected to the redirect_uri with `error`, `error_description`,
 //! `state` and `iss`.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -16,7 +18,6 @@ use tower_sessions::Session;
 use super::error::AuthorizeErrorCode;
 pub use super::error::ErrorRedirect;
 use super::params::Params;
-use super::pkce;
 use super::redirect_uri;
 use super::response::{ResponseMode, deliver};
 use super::types::{AuthorizationCode, ClientId, RedirectUri, Scope};
@@ -25,10 +26,13 @@ use crate::audit::{Audit, Event, Origin};
 use crate::client_addr::RequestOrigin;
 use crate::crypto::random_token;
 use crate::oidc::claims;
-use crate::store::NewAuthorizationCode;
+use crate::store::{Client, NewAuthorizationCode};
 use crate::web::i18n::Lang;
 use crate::web::pages::{self, PageError};
 use crate::web::session;
+use rules::Refusal;
+
+mod rules;
 
 /// A validated authorization request, kept in the browser session while the user logs in.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -80,42 +84,72 @@ pub enum Rejection {
     Redirect(ErrorRedirect),
 }
 
-/// Parameters that must not appear more than once.
-const SINGLE_VALUED: &[&str] = &[
-    "response_type",
-    "response_mode",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "nonce",
-    "code_challenge",
-    "code_challenge_method",
-    "prompt",
-    "max_age",
-    "login_hint",
-    "id_token_hint",
-    "ui_locales",
-    "display",
-    "claims",
-    "claims_locales",
-    "acr_values",
-    "request",
-    "request_uri",
-    "registration",
-];
-
-/// Validates an authorization request (the checks that need no browser session). Every
-/// request refused before its client can be told (tier 1) is an `authorization_rejected`
-/// audit event with the reason and the received and registered redirect URIs.
+/// Validates an authorization request (the checks that need no browser session), applying the
+/// rules (one function per parameter group, each naming its clause) in the order below. Every request refused before its client can be told (tier 1) is
+/// an `authorization_rejected` audit event with the reason and the received and registered
+/// redirect URIs.
 ///
-/// Errors: see the module doc; each check names the clause it enforces.
+/// Errors: see the module doc; each rule names the clause it enforces.
 pub async fn validate(
     state: &AppState,
     params: &Params,
     origin: &Origin,
 ) -> Result<AuthorizationRequest, Rejection> {
     // Tier 1: until client_id and redirect_uri are trusted, nothing may be redirected.
+    let (client, redirect_uri) = trusted_client(state, params, origin).await?;
+
+    // Tier 2: errors go back to the client.
+    let client_state = rules::client_state(params);
+    let response_mode = rules::error_response_mode(params);
+    let fail = |refusal: Refusal| {
+        Rejection::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.to_owned(),
+            response_mode,
+            state: client_state.clone(),
+            code: refusal.code,
+            description: refusal.description,
+        })
+    };
+    rules::single_values(params).map_err(fail)?;
+    rules::no_request_objects(params).map_err(fail)?;
+    rules::response_type_and_mode(params).map_err(fail)?;
+    rules::code_flow_allowed(&client).map_err(fail)?;
+    let requested = rules::requested_scope(params).map_err(fail)?;
+    let prompt = rules::prompt(params).map_err(fail)?;
+    let granted = rules::granted_scope(requested, &client).map_err(fail)?;
+    let max_age = rules::max_age(params).map_err(fail)?;
+    let code_challenge = rules::code_challenge(params, client.is_public()).map_err(fail)?;
+    let requested_claims = rules::requested_claims(params, &granted).map_err(fail)?;
+    let required_sub = rules::required_subject(state, params, &requested_claims).map_err(fail)?;
+    Ok(AuthorizationRequest {
+        client_id: ClientId::new(client.client_id.clone()),
+        client_name: client.name.clone(),
+        redirect_uri: RedirectUri::new(redirect_uri),
+        scope: granted,
+        state: client_state,
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge: code_challenge.map(str::to_owned),
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(str::to_owned),
+        ui_locales: params.get("ui_locales").map(str::to_owned),
+        response_mode,
+        first_party: client.first_party,
+        id_token_claims: requested_claims.id_token,
+        required_sub,
+    })
+}
+
+/// Tier 1, `client_id` and `redirect_uri` (RFC 6749 §4.1.2.1, §3.1.2.3; RFC 9700 §4.1.3;
+/// RFC 8252 §7.3; OIDC Core §3.1.2.1): the registered client and the request's redirect_uri.
+/// Until both are trusted nothing may be redirected, so each refusal is an HTML page and an
+/// `authorization_rejected` audit event with the reason and the received and registered
+/// redirect URIs.
+async fn trusted_client<'p>(
+    state: &AppState,
+    params: &'p Params,
+    origin: &Origin,
+) -> Result<(Arc<Client>, &'p str), Rejection> {
     let refuse = |page: PageError, reason: &str, registered: &[String]| {
         let received = params.get("redirect_uri").unwrap_or_default();
         let mut audit = Audit::new(Event::AuthorizationRejected)
@@ -173,279 +207,7 @@ pub async fn validate(
             &client.redirect_uris,
         ));
     }
-
-    // Tier 2: errors go back to the client.
-    let client_state = params
-        .get("state")
-        .filter(|s| s.len() <= super::params::MAX_VALUE_LEN)
-        .map(str::to_owned);
-    // An unsupported response_mode is answered in the default mode.
-    let response_mode = params
-        .get("response_mode")
-        .and_then(ResponseMode::parse)
-        .unwrap_or_default();
-    let fail = |code: AuthorizeErrorCode, description: &str| {
-        Rejection::Redirect(ErrorRedirect {
-            redirect_uri: redirect_uri.to_owned(),
-            response_mode,
-            state: client_state.clone(),
-            code,
-            description: description.to_owned(),
-        })
-    };
-    use AuthorizeErrorCode as E;
-    if let Some(name) = params.first_repeated(SINGLE_VALUED) {
-        return Err(fail(
-            E::InvalidRequest,
-            &format!("parameter {name} must not be repeated"),
-        ));
-    }
-    if let Some(name) = params.first_malformed(SINGLE_VALUED) {
-        // RFC 6749 §4.1.2: state must come back exactly; a rewritten value would not.
-        return Err(fail(
-            E::InvalidRequest,
-            &format!("parameter {name} is not valid UTF-8"),
-        ));
-    }
-    if let Some(name) = params.first_oversized(SINGLE_VALUED) {
-        return Err(fail(
-            E::InvalidRequest,
-            &format!("parameter {name} is too long"),
-        ));
-    }
-    // OIDC Core §6.1/§6.2 and RFC 9101: request objects are not supported, and saying so beats
-    // silently ignoring parameters the client relies on.
-    if params.get("request").is_some() {
-        return Err(fail(
-            E::RequestNotSupported,
-            "the request parameter is not supported",
-        ));
-    }
-    if params.get("request_uri").is_some() {
-        return Err(fail(
-            E::RequestUriNotSupported,
-            "the request_uri parameter is not supported",
-        ));
-    }
-    if params.get("registration").is_some() {
-        return Err(fail(
-            E::RegistrationNotSupported,
-            "the registration parameter is not supported",
-        ));
-    }
-    match params.get("response_type") {
-        None => return Err(fail(E::InvalidRequest, "response_type is required")),
-        Some("code") => {}
-        Some(_) => {
-            return Err(fail(
-                E::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ));
-        }
-    }
-    if let Some(mode) = params.get("response_mode")
-        && ResponseMode::parse(mode).is_none()
-    {
-        return Err(fail(
-            E::InvalidRequest,
-            "unsupported response_mode; query and form_post are supported",
-        ));
-    }
-    if !client.allows_grant("authorization_code") {
-        return Err(fail(
-            E::UnauthorizedClient,
-            "the client is not registered for the authorization code flow",
-        ));
-    }
-    // Scope: OpenID Connect requests MUST contain openid (OIDC Core §3.1.2.1). Values we do not
-    // know, or the client may not have, are dropped (RFC 6749 §3.3 lets us grant less).
-    let requested = Scope::parse(params.get("scope").unwrap_or_default());
-    if !requested.contains(claims::OPENID) {
-        return Err(fail(E::InvalidScope, "scope must include openid"));
-    }
-    let prompt: Vec<String> = params
-        .get("prompt")
-        .map(|p| {
-            p.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    for p in &prompt {
-        if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
-            return Err(fail(E::InvalidRequest, "unsupported prompt value"));
-        }
-    }
-    // OIDC Core §3.1.2.1: none with any other value is an error.
-    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(fail(
-            E::InvalidRequest,
-            "prompt=none cannot be combined with other values",
-        ));
-    }
-    let mut granted = requested;
-    // OIDC Core §11: offline_access only for a client that may refresh. Whether it is granted
-    // without prompt=consent (first-party client, or stored consent) is decided in
-    // `continue_as`, once the user is known.
-    granted.retain(|s| {
-        client.allows_scope(s)
-            && (s != claims::OFFLINE_ACCESS || client.allows_grant("refresh_token"))
-    });
-    if !granted.contains(claims::OPENID) {
-        return Err(fail(E::InvalidScope, "the client may not request openid"));
-    }
-    let max_age = match params.get("max_age") {
-        None => None,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n >= 0 => Some(n),
-            _ => {
-                return Err(fail(
-                    E::InvalidRequest,
-                    "max_age must be a non-negative integer",
-                ));
-            }
-        },
-    };
-    // RFC 7636 §4.3; RFC 9700 §2.1.1: public clients MUST use PKCE; plain is refused.
-    let code_challenge = params.get("code_challenge");
-    match (code_challenge, params.get("code_challenge_method")) {
-        (None, Some(_)) => {
-            return Err(fail(
-                E::InvalidRequest,
-                "code_challenge_method without code_challenge",
-            ));
-        }
-        (Some(_), None) => {
-            // RFC 7636 §4.3 would default to plain, which we do not accept.
-            return Err(fail(
-                E::InvalidRequest,
-                "code_challenge_method=S256 is required",
-            ));
-        }
-        (Some(_), Some(m)) if m != "S256" => {
-            return Err(fail(
-                E::InvalidRequest,
-                "only code_challenge_method=S256 is supported",
-            ));
-        }
-        (Some(c), Some(_)) if !pkce::is_valid_challenge(c) => {
-            return Err(fail(E::InvalidRequest, "malformed code_challenge"));
-        }
-        (None, None) if client.is_public() => {
-            return Err(fail(
-                E::InvalidRequest,
-                "public clients must use PKCE (code_challenge with S256)",
-            ));
-        }
-        _ => {}
-    }
-    let requested_claims = match params.get("claims") {
-        None => RequestedClaims::default(),
-        Some(raw) => RequestedClaims::parse(raw, &granted).ok_or_else(|| {
-            fail(
-                E::InvalidRequest,
-                "claims must be a JSON object (OIDC Core §5.5)",
-            )
-        })?,
-    };
-    let hinted_sub = match params.get("id_token_hint") {
-        None => None,
-        Some(hint) => Some(hinted_subject(state, hint).ok_or_else(|| {
-            fail(
-                E::InvalidRequest,
-                "id_token_hint is not an ID token we issued",
-            )
-        })?),
-    };
-    // OIDC Core §5.5.1: a sub value in the claims request binds the response to that user, as
-    // id_token_hint does; the two must agree.
-    let required_sub = match (hinted_sub, requested_claims.sub_value.clone()) {
-        (Some(h), Some(v)) if h != v => {
-            return Err(fail(
-                E::InvalidRequest,
-                "the sub value in claims contradicts id_token_hint",
-            ));
-        }
-        (h, v) => h.or(v),
-    };
-    Ok(AuthorizationRequest {
-        client_id: ClientId::new(client.client_id.clone()),
-        client_name: client.name.clone(),
-        redirect_uri: RedirectUri::new(redirect_uri),
-        scope: granted,
-        state: client_state,
-        nonce: params.get("nonce").map(str::to_owned),
-        code_challenge: code_challenge.map(str::to_owned),
-        prompt,
-        max_age,
-        login_hint: params.get("login_hint").map(str::to_owned),
-        ui_locales: params.get("ui_locales").map(str::to_owned),
-        response_mode,
-        first_party: client.first_party,
-        id_token_claims: requested_claims.id_token,
-        required_sub,
-    })
-}
-
-/// What a `claims` request parameter asks for (OIDC Core §5.5). The granted scopes bound what
-/// is released: the `id_token` member can move claims of those scopes into the ID token, and
-/// the `userinfo` member adds nothing the scopes do not already release there. Values
-/// (`essential`, `value`, `values`) only ask.
-#[derive(Debug, Default)]
-struct RequestedClaims {
-    /// Names in the `id_token` member that the granted scopes allow.
-    id_token: Scope,
-    /// `{"id_token":{"sub":{"value":…}}}`: the only user the client accepts (§5.5.1).
-    sub_value: Option<String>,
-}
-
-impl RequestedClaims {
-    /// `None` when `raw` is not a JSON object whose members are objects.
-    fn parse(raw: &str, granted: &Scope) -> Option<Self> {
-        let value: serde_json::Value = serde_json::from_str(raw).ok()?;
-        let obj = value.as_object()?;
-        let names = |member: &str| -> Option<Scope> {
-            match obj.get(member) {
-                None | Some(serde_json::Value::Null) => Some(Scope::new()),
-                Some(serde_json::Value::Object(m)) => Some(
-                    m.keys()
-                        .map(String::as_str)
-                        .filter(|k| claims::scope_of_claim(k).is_some_and(|s| granted.contains(s)))
-                        .collect(),
-                ),
-                Some(_) => None,
-            }
-        };
-        let sub_value = match obj.get("id_token").and_then(|m| m.get("sub")) {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::Object(sub)) => match sub.get("value") {
-                None => None,
-                Some(serde_json::Value::String(v)) => Some(v.clone()),
-                Some(_) => return None,
-            },
-            Some(_) => return None,
-        };
-        // Checked for shape only: at userinfo the granted scopes already release these.
-        names("userinfo")?;
-        Some(Self {
-            id_token: names("id_token")?,
-            sub_value,
-        })
-    }
-}
-
-/// The `sub` of an ID token we issued (expired ones too: the hint names a user, it grants
-/// nothing).
-fn hinted_subject(state: &AppState, hint: &str) -> Option<String> {
-    let claims: serde_json::Value = state.published().keys.verify(hint, "JWT").ok()?;
-    if claims.get("iss").and_then(|v| v.as_str()) != Some(state.issuer.as_str()) {
-        return None;
-    }
-    claims
-        .get("sub")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+    Ok((client, redirect_uri))
 }
 
 /// Issues a code for `req` to the logged-in user `sso` and returns the success response

@@ -15,7 +15,7 @@ use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
 use super::session::{self, Sso};
 use crate::app::AppState;
-use crate::audit::{Audit, Event};
+use crate::audit::{Audit, Event, Origin};
 use crate::client_addr::RequestOrigin;
 use crate::login_throttle::{
     DEVICE_COOKIE_TTL_SECS, LoginOutcome, LoginThrottle, MAX_EMAIL_BYTES, account_key,
@@ -25,6 +25,7 @@ use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, continue_as};
 use crate::oauth::error::AuthorizeErrorCode;
 use crate::oauth::params::Params;
 use crate::oauth::response::see_other;
+use crate::store::User;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -134,41 +135,13 @@ pub async fn login_post(
     let params = Params::parse(&body);
     let lang = Lang::negotiate(params.get("ui_locales"), &headers);
     let now = state.clock.now();
-    let Some(request_id) = params.get("request_id") else {
-        return error_page(lang, PageError::LoginExpired);
+    let (request_id, req) = match pending_request(&session, &params, lang, now).await {
+        Ok(pending) => pending,
+        Err(res) => return res,
     };
-    let Some(req) = session::get_pending(&session, request_id, session::Stage::Login, now).await
-    else {
-        return error_page(lang, PageError::LoginExpired);
-    };
-    if !session::csrf_ok(&session, params.get("csrf_token")).await {
-        tracing::warn!(client_id = %req.client_id, "login form with a bad CSRF token");
-        return error_page(lang, PageError::CsrfFailed);
-    }
     let email = params.get("email").unwrap_or_default().trim();
     let t = lang.texts();
-    // RFC 5321 §4.5.3.1.3 and the shared field cap: refused before any budget is read or spent,
-    // never stored, and not echoed back into the page.
-    let too_long = if email.len() > MAX_EMAIL_BYTES {
-        Some(t.email_too_long)
-    } else {
-        params
-            .first_oversized(LOGIN_FIELDS)
-            .map(|_| t.field_too_long)
-    };
-    if let Some(message) = too_long {
-        Audit::new(Event::LoginFailure)
-            .client(&req.client_id)
-            .origin(&origin)
-            .reason("invalid_input")
-            .emit();
-        let form = FormState {
-            request_id,
-            csrf_token: params.get("csrf_token").unwrap_or_default(),
-            email: "",
-        };
-        let mut res = render(&state, lang, &req, form, Some(message));
-        *res.status_mut() = StatusCode::BAD_REQUEST;
+    if let Some(res) = refuse_oversized(&state, &origin, lang, &req, &params, email) {
         return res;
     }
     let form = FormState {
@@ -215,6 +188,83 @@ pub async fn login_post(
             return error_page(lang, PageError::Unavailable);
         }
     };
+    let submission = Submission { request_id, now };
+    finish_login(&state, &session, lang, req, submission, &user, &account).await
+}
+
+/// The login form's request id and the authorization request waiting under it, once the CSRF
+/// token checks out; else the page to show.
+async fn pending_request<'p>(
+    session: &Session,
+    params: &'p Params,
+    lang: Lang,
+    now: i64,
+) -> Result<(&'p str, AuthorizationRequest), Response> {
+    let Some(request_id) = params.get("request_id") else {
+        return Err(error_page(lang, PageError::LoginExpired));
+    };
+    let Some(req) = session::get_pending(session, request_id, session::Stage::Login, now).await
+    else {
+        return Err(error_page(lang, PageError::LoginExpired));
+    };
+    if !session::csrf_ok(session, params.get("csrf_token")).await {
+        tracing::warn!(client_id = %req.client_id, "login form with a bad CSRF token");
+        return Err(error_page(lang, PageError::CsrfFailed));
+    }
+    Ok((request_id, req))
+}
+
+/// The form again with a 400 when the email or any field is too long.
+fn refuse_oversized(
+    state: &AppState,
+    origin: &Origin,
+    lang: Lang,
+    req: &AuthorizationRequest,
+    params: &Params,
+    email: &str,
+) -> Option<Response> {
+    let t = lang.texts();
+    // RFC 5321 §4.5.3.1.3 and the shared field cap: refused before any budget is read or spent,
+    // never stored, and not echoed back into the page.
+    let message = if email.len() > MAX_EMAIL_BYTES {
+        Some(t.email_too_long)
+    } else {
+        params
+            .first_oversized(LOGIN_FIELDS)
+            .map(|_| t.field_too_long)
+    }?;
+    Audit::new(Event::LoginFailure)
+        .client(&req.client_id)
+        .origin(origin)
+        .reason("invalid_input")
+        .emit();
+    let form = FormState {
+        request_id: params.get("request_id").unwrap_or_default(),
+        csrf_token: params.get("csrf_token").unwrap_or_default(),
+        email: "",
+    };
+    let mut res = render(state, lang, req, form, Some(message));
+    *res.status_mut() = StatusCode::BAD_REQUEST;
+    Some(res)
+}
+
+/// The login form being finished: its request id and when it arrived (Unix seconds).
+struct Submission<'a> {
+    request_id: &'a str,
+    now: i64,
+}
+
+/// Logs `user` in (once per form) and answers the waiting request: a code, the consent page,
+/// or `login_required` when the request named another user; with a fresh device cookie.
+async fn finish_login(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    req: AuthorizationRequest,
+    Submission { request_id, now }: Submission<'_>,
+    user: &User,
+    account: &str,
+) -> Response {
     // Two submissions of one form sent at the same instant both got here: only one goes on.
     match state
         .store
@@ -233,15 +283,15 @@ pub async fn login_post(
         auth_time: now,
         security_stamp: user.security_stamp,
     };
-    if session::log_in(&session, sso.clone(), state.lifetimes.session_secs)
+    if session::log_in(session, sso.clone(), state.lifetimes.session_secs)
         .await
         .is_err()
-        || session::remove_pending(&session, request_id).await.is_err()
+        || session::remove_pending(session, request_id).await.is_err()
     {
         return error_page(lang, PageError::Unavailable);
     }
     tracing::info!(sub = %user.sub, client_id = %req.client_id, "user logged in");
-    let device_cookie = device_cookie(&state, &account);
+    let device_cookie = device_cookie(state, account);
     let mut res = if req
         .required_sub
         .as_deref()
@@ -259,7 +309,7 @@ pub async fn login_post(
         )
     } else {
         // After a POST, 303 makes every browser follow with GET.
-        see_other(continue_as(&state, &session, lang, req, &sso).await)
+        see_other(continue_as(state, session, lang, req, &sso).await)
     };
     if let Some(cookie) = device_cookie {
         res.headers_mut().append(header::SET_COOKIE, cookie);
