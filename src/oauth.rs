@@ -25,7 +25,7 @@ use axum::routing::post;
 use crate::app::AppState;
 
 /// The token endpoint. The authorization endpoint needs the browser session and is mounted by
-/// [`crate::web::router`].
+/// the browser router in `web`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/token", post(token::token_post))

@@ -1,6 +1,7 @@
 //! The HTML side: the login page, the browser session, CSRF tokens, page headers, English and
 //! Japanese texts, human error pages.
 
+pub mod authorize;
 pub mod consent;
 /// The page headers live with every other surface's in [`crate::headers`].
 pub use crate::headers;
@@ -19,7 +20,6 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::AppState;
-use crate::oauth::authorize;
 use crate::store::SqlSessionStore;
 
 /// Name of the browser session cookie.

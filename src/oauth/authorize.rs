@@ -8,12 +8,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use tower_sessions::Session;
 
 use super::error::AuthorizeErrorCode;
 pub use super::error::ErrorRedirect;
@@ -23,13 +19,8 @@ use super::response::{ResponseMode, deliver};
 use super::types::{AuthorizationCode, ClientId, RedirectUri, Scope};
 use crate::app::AppState;
 use crate::audit::{Audit, Event, Origin};
-use crate::client_addr::RequestOrigin;
 use crate::crypto::random_token;
-use crate::oidc::claims;
 use crate::store::{Client, NewAuthorizationCode};
-use crate::web::i18n::Lang;
-use crate::web::pages::{self, PageError};
-use crate::web::session;
 use rules::Refusal;
 
 mod rules;
@@ -75,11 +66,30 @@ pub struct AuthorizationRequest {
     pub required_sub: Option<String>,
 }
 
+/// Why a request could not be trusted enough to redirect its error (RFC 6749 §4.1.2.1: the
+/// resource owner is informed, the user agent is not redirected). The browser layer shows each
+/// as a page with a stable error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Untrusted {
+    /// A repeated, oversized or malformed `client_id` or `redirect_uri`.
+    InvalidRequest,
+    /// No `client_id`.
+    MissingClientId,
+    /// `client_id` is not registered.
+    UnknownClient,
+    /// No `redirect_uri` (OIDC Core §3.1.2.1: REQUIRED).
+    MissingRedirectUri,
+    /// `redirect_uri` is not one the client registered.
+    UnregisteredRedirectUri,
+    /// The client could not be read (storage failure).
+    Unavailable,
+}
+
 /// Why an authorization request was refused.
 #[derive(Debug)]
 pub enum Rejection {
     /// Unknown client or untrusted redirect_uri: an HTML page, no redirect.
-    Page(PageError),
+    Page(Untrusted),
     /// Anything else: a redirect to the client.
     Redirect(ErrorRedirect),
 }
@@ -150,7 +160,7 @@ async fn trusted_client<'p>(
     params: &'p Params,
     origin: &Origin,
 ) -> Result<(Arc<Client>, &'p str), Rejection> {
-    let refuse = |page: PageError, reason: &str, registered: &[String]| {
+    let refuse = |page: Untrusted, reason: &str, registered: &[String]| {
         let received = params.get("redirect_uri").unwrap_or_default();
         let mut audit = Audit::new(Event::AuthorizationRejected)
             .origin(origin)
@@ -165,7 +175,7 @@ async fn trusted_client<'p>(
         Rejection::Page(page)
     };
     if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
-        return Err(refuse(PageError::InvalidRequest, "repeated_parameter", &[]));
+        return Err(refuse(Untrusted::InvalidRequest, "repeated_parameter", &[]));
     }
     if params
         .first_oversized(&["client_id", "redirect_uri"])
@@ -173,26 +183,26 @@ async fn trusted_client<'p>(
         .is_some()
     {
         return Err(refuse(
-            PageError::InvalidRequest,
+            Untrusted::InvalidRequest,
             "malformed_parameter",
             &[],
         ));
     }
     let Some(client_id) = params.get("client_id") else {
-        return Err(refuse(PageError::MissingClientId, "missing_client_id", &[]));
+        return Err(refuse(Untrusted::MissingClientId, "missing_client_id", &[]));
     };
     let client = state
         .client(client_id)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "authorize: storage failure");
-            Rejection::Page(PageError::Unavailable)
+            Rejection::Page(Untrusted::Unavailable)
         })?
-        .ok_or_else(|| refuse(PageError::UnknownClient, "unknown_client", &[]))?;
+        .ok_or_else(|| refuse(Untrusted::UnknownClient, "unknown_client", &[]))?;
     // OIDC Core §3.1.2.1: redirect_uri is REQUIRED.
     let Some(redirect_uri) = params.get("redirect_uri") else {
         return Err(refuse(
-            PageError::MissingRedirectUri,
+            Untrusted::MissingRedirectUri,
             "missing_redirect_uri",
             &client.redirect_uris,
         ));
@@ -202,7 +212,7 @@ async fn trusted_client<'p>(
     // response goes and what the token request must repeat.
     if !redirect_uri::is_registered(&client.redirect_uris, redirect_uri) {
         return Err(refuse(
-            PageError::UnregisteredRedirectUri,
+            Untrusted::UnregisteredRedirectUri,
             "unregistered_redirect_uri",
             &client.redirect_uris,
         ));
@@ -210,18 +220,29 @@ async fn trusted_client<'p>(
     Ok((client, redirect_uri))
 }
 
-/// Issues a code for `req` to the logged-in user `sso` and returns the success response
+/// Who the code is for: the user a browser session (or a login just now) authenticated.
+#[derive(Clone, Copy, Debug)]
+pub struct Authenticated<'a> {
+    /// The user's `sub`.
+    pub sub: &'a str,
+    /// When they authenticated (OIDC Core §2 `auth_time`), Unix seconds.
+    pub auth_time: i64,
+    /// The user's security stamp at that login: a later password change or disable voids it.
+    pub security_stamp: i64,
+}
+
+/// Issues a code for `req` to the authenticated user `sub` and returns the success response
 /// (RFC 6749 §4.1.2 with `iss`, RFC 9207 §2), as a 302 or a form post. The code carries the
-/// session's security stamp, so a code from a login that a password change ended is refused at
+/// login's security stamp, so a code from a login that a password change ended is refused at
 /// the token endpoint.
 ///
 /// Errors: a `temporarily_unavailable` response when the code cannot be stored.
 pub async fn issue_code(
     state: &AppState,
     req: &AuthorizationRequest,
-    sso: &session::Sso,
+    user: &Authenticated<'_>,
 ) -> Response {
-    let (sub, auth_time) = (sso.sub.as_str(), sso.auth_time);
+    let (sub, auth_time) = (user.sub, user.auth_time);
     let issuer = state.issuer.as_str();
     let unavailable = || {
         ErrorRedirect::for_request(
@@ -250,7 +271,7 @@ pub async fn issue_code(
             code_challenge: req.code_challenge.as_deref(),
             id_token_claims: &id_token_claims,
             auth_time,
-            security_stamp: sso.security_stamp,
+            security_stamp: user.security_stamp,
             now,
             expires_at: now.saturating_add(state.lifetimes.code_secs),
         })
@@ -269,138 +290,4 @@ pub async fn issue_code(
             ("iss", Some(issuer)),
         ],
     )
-}
-
-/// The user `sso` is authenticated for `req`: issue the code, or ask for consent first when a
-/// third-party client wants scopes the user has not allowed it (or `prompt=consent`).
-///
-/// `offline_access` (OIDC Core §11) needs explicit consent, which "other conditions" may
-/// stand in for: a first-party client gets it without a page, and so does a client the user
-/// already allowed it. A third-party client asking for it the first time shows the consent
-/// page (listing it) even without `prompt=consent`; with `prompt=none`, where no page can be
-/// shown, an offline_access request without stored consent is ignored.
-///
-/// Errors: `consent_required` for `prompt=none` when consent is missing (OIDC Core §3.1.2.6).
-pub async fn continue_as(
-    state: &AppState,
-    session: &Session,
-    lang: Lang,
-    mut req: AuthorizationRequest,
-    sso: &session::Sso,
-) -> Response {
-    if req.first_party {
-        return issue_code(state, &req, sso).await;
-    }
-    let consent = match state.store.find_consent(&sso.sub, &req.client_id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: storage failure");
-            return pages::error_page(lang, PageError::Unavailable);
-        }
-    };
-    let forced = req.prompt.iter().any(|p| p == "consent");
-    let allowed = Scope::parse(&consent.map(|c| c.scope).unwrap_or_default());
-    let missing: Vec<&str> = req.scope.iter().filter(|s| !allowed.contains(s)).collect();
-    if missing.is_empty() && !forced {
-        return issue_code(state, &req, sso).await;
-    }
-    if req.prompt.iter().any(|p| p == "none") {
-        if missing == [claims::OFFLINE_ACCESS] {
-            // OIDC Core §11: no consent to offline access, and no page to ask on: ignore it.
-            req.scope.remove(claims::OFFLINE_ACCESS);
-            return issue_code(state, &req, sso).await;
-        }
-        return ErrorRedirect::for_request(
-            &req,
-            AuthorizeErrorCode::ConsentRequired,
-            "the user has not allowed this client these scopes",
-        )
-        .into_response(state.issuer.as_str());
-    }
-    crate::web::consent::show_consent(state, session, lang, req).await
-}
-
-/// `GET /authorize` (RFC 6749 §4.1.1).
-pub async fn authorize_get(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    RequestOrigin(origin): RequestOrigin,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let params = Params::parse(query.unwrap_or_default().as_bytes());
-    authorize(&state, &session, &headers, &origin, &params).await
-}
-
-/// `POST /authorize` with a form body (OIDC Core §3.1.2.1): answered with a 303 to the same
-/// request as a GET. A cross-site POST does not carry our SameSite=Lax cookie, so handling it
-/// here would start a fresh session and overwrite the user's own — a logout without
-/// confirmation. The top-level GET that follows does carry the cookie.
-pub async fn authorize_post(State(state): State<AppState>, body: Bytes) -> Response {
-    // The body travels on as the query, byte for byte: bytes that are not UTF-8 would have to
-    // be rewritten (changing `state`, say), so they are refused as GET refuses them.
-    let Ok(query) = std::str::from_utf8(&body) else {
-        return pages::error_page(Lang::En, PageError::InvalidRequest);
-    };
-    let location = format!("{}?{}", state.issuer.endpoint("/authorize"), query.trim());
-    match axum::http::HeaderValue::from_str(&location) {
-        Ok(v) => (
-            axum::http::StatusCode::SEE_OTHER,
-            [(axum::http::header::LOCATION, v)],
-        )
-            .into_response(),
-        Err(_) => pages::error_page(Lang::En, PageError::InvalidRequest),
-    }
-}
-
-async fn authorize(
-    state: &AppState,
-    session: &Session,
-    headers: &HeaderMap,
-    origin: &Origin,
-    params: &Params,
-) -> Response {
-    let lang = Lang::negotiate(params.get("ui_locales"), headers);
-    let req = match validate(state, params, origin).await {
-        Ok(req) => req,
-        Err(Rejection::Page(e)) => return pages::error_page(lang, e),
-        Err(Rejection::Redirect(r)) => return r.into_response(state.issuer.as_str()),
-    };
-    let now = state.clock.now();
-    // A login that a password change or disable ended (on any node) does not count.
-    let sso = match session::current(&state.store, session).await {
-        Ok(current) => current.map(|(sso, _)| sso),
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: storage failure");
-            return pages::error_page(lang, PageError::Unavailable);
-        }
-    };
-    // OIDC Core §3.1.2.3: reuse the session unless the client asks for a fresh login, the
-    // session is older than max_age, or id_token_hint names someone else.
-    let fresh_enough = |auth_time: i64| match req.max_age {
-        // max_age=0: authenticate now, like prompt=login (auth_time has one-second resolution).
-        Some(0) => false,
-        Some(max_age) => now.saturating_sub(auth_time) <= max_age,
-        None => true,
-    };
-    // select_account: our login form is where another account is chosen.
-    let wants_login = req
-        .prompt
-        .iter()
-        .any(|p| p == "login" || p == "select_account");
-    let hint_ok = |sub: &str| req.required_sub.as_deref().is_none_or(|h| h == sub);
-    let reusable = sso.filter(|s| !wants_login && fresh_enough(s.auth_time) && hint_ok(&s.sub));
-    if let Some(sso) = reusable {
-        return continue_as(state, session, lang, req, &sso).await;
-    }
-    if req.prompt.iter().any(|p| p == "none") {
-        // OIDC Core §3.1.2.6.
-        return ErrorRedirect::for_request(
-            &req,
-            AuthorizeErrorCode::LoginRequired,
-            "the user is not logged in",
-        )
-        .into_response(state.issuer.as_str());
-    }
-    crate::web::login::show_login(state, session, lang, req).await
 }

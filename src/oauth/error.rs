@@ -496,7 +496,7 @@ impl IntoResponse for RegistrationError {
 
 /// An authorization error sent back to the client at its redirect_uri (RFC 6749 §4.1.2.1, OIDC
 /// Core §3.1.2.6), once client and redirect_uri are trusted; before that the authorization
-/// endpoint renders an HTML page ([`crate::web::pages::PageError`]) and never redirects.
+/// endpoint renders an HTML page (the browser layer's error page) and never redirects.
 #[derive(Debug)]
 pub struct ErrorRedirect {
     /// The validated redirect_uri.

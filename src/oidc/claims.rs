@@ -9,7 +9,7 @@ pub const OPENID: &str = "openid";
 /// `offline_access`: asks for a refresh token (OIDC Core §11).
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
-/// Which consent-page sentence describes a scope ([`crate::web::i18n::Lang::consent_text`]).
+/// Which consent-page sentence describes a scope (the consent page's texts look it up by this key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConsentText {
     /// `openid`: who the user is.

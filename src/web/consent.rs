@@ -168,7 +168,7 @@ pub async fn consent_post(
                 .origin(&origin)
                 .detail(format!("scope {:?}", req.scope.to_string()))
                 .emit();
-            see_other(issue_code(&state, &req, &sso).await)
+            see_other(issue_code(&state, &req, &super::authorize::authenticated(&sso)).await)
         }
         _ => {
             tracing::info!(client_id = %req.client_id, sub = %sso.sub, "consent denied");

@@ -10,6 +10,7 @@ use axum::response::Response;
 use tower_sessions::Session;
 use tower_sessions::cookie::{Cookie, SameSite};
 
+use super::authorize::continue_as;
 use super::headers::{form_action_source, html};
 use super::i18n::{Lang, Texts};
 use super::pages::{PageError, error_page};
@@ -21,7 +22,7 @@ use crate::login_throttle::{
     DEVICE_COOKIE_TTL_SECS, LoginOutcome, LoginThrottle, MAX_EMAIL_BYTES, account_key,
     attempt_login,
 };
-use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect, continue_as};
+use crate::oauth::authorize::{AuthorizationRequest, ErrorRedirect};
 use crate::oauth::error::AuthorizeErrorCode;
 use crate::oauth::params::Params;
 use crate::oauth::response::see_other;
